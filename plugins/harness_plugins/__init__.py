@@ -1,0 +1,1 @@
+"""Built-in check families of the harness, each a plugin in the ``harness`` entry-point group."""

@@ -1,0 +1,1 @@
+"""interop family: FHIR R4 API conformance of a vendor endpoint."""

@@ -1,0 +1,1 @@
+"""peers family: the portal's peer ratings, shown beside the objective scores, never inside them."""
