@@ -33,6 +33,19 @@ def harness_score(checks, results, policy):
     return default_score(checks, results, policy)
 
 
+@hookimpl(trylast=True)
+def harness_gate(scorecard, fail_on, baseline):
+    """Without a baseline plugin: any failure at or above ``fail_on`` fails the run."""
+    import sys
+
+    from .gate import failing
+
+    if baseline is not None:
+        print(f"error: no loaded plugin handles --baseline {baseline}", file=sys.stderr)
+        return 2
+    return 1 if failing(scorecard, fail_on) else 0
+
+
 @hookimpl
 def harness_redact(finding: dict[str, Any]) -> None:
     redact_finding(finding)

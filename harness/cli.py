@@ -17,7 +17,7 @@ import click
 from rich.console import Console
 
 from . import __version__, rulepacks, scorecard
-from .model import Severity
+from .gate import FAIL_ON_CHOICES
 from .plugins import PluginHost
 from .profile import ProfileError
 from .registry import Registry, RegistryError
@@ -26,27 +26,12 @@ from .selection import SelectionError
 from .session import AuditOptions, Session
 
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-FAIL_ON_CHOICES = [s.value for s in reversed(list(Severity))] + ["none"]
 USAGE_ERRORS = (ProfileError, RegistryError, PolicyError, SelectionError, rulepacks.RulePackError,
                 scorecard.ScorecardError)
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lower() or "subject"
-
-
-def failing(card: dict[str, Any], fail_on: str) -> list[dict[str, Any]]:
-    """Results that fail with a severity at or above ``fail_on``."""
-    if fail_on == "none":
-        return []
-    threshold = Severity(fail_on).rank
-    out = []
-    for result in card["results"]:
-        for finding in result["findings"]:
-            if finding["status"] == "fail" and Severity(finding.get("severity", "medium")).rank >= threshold:
-                out.append(result)
-                break
-    return out
 
 
 def run_options(func):
@@ -70,6 +55,8 @@ def run_options(func):
                      help="Scoring policy TOML (default: the built-in policy)."),
         click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
                      help="Set a ${NAME} used in the profile."),
+        click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Expected-failures baseline: fail only on new failures."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -95,8 +82,8 @@ def _host(plugin_args: tuple[str, ...] = ()) -> PluginHost:
 
 
 def run_audit(profile: Path, options: AuditOptions, out_dir: Path, formats: tuple[str, ...],
-              console: Console) -> dict[str, Any]:
-    """Audit one profile and write the selected formats; returns the scorecard."""
+              console: Console) -> tuple[dict[str, Any], Any]:
+    """Audit one profile and write the selected formats; returns the scorecard and the hook caller."""
     from .reporters.console import ProgressDisplay
 
     session = Session(profile, options)
@@ -118,7 +105,7 @@ def run_audit(profile: Path, options: AuditOptions, out_dir: Path, formats: tupl
         written = reporters[name].write(card, out_dir)
         if written is not None:
             console.print(f"wrote {written}")
-    return card
+    return card, session.hook
 
 
 def _guard(func):
@@ -186,7 +173,8 @@ def cli() -> None:
 @click.argument("profiles", nargs=-1, required=True, type=click.Path(path_type=Path))
 @run_options
 @_guard
-def audit(profiles: tuple[Path, ...], output: Path | None, formats: tuple[str, ...], fail_on: str, **kw: Any) -> None:
+def audit(profiles: tuple[Path, ...], output: Path | None, formats: tuple[str, ...], fail_on: str,
+          baseline: Path | None, **kw: Any) -> None:
     """Audit one or more vendor profiles (TOML) and write their scorecards.
 
     With one profile the files go to OUTPUT (default ./out); with several, to
@@ -200,9 +188,8 @@ def audit(profiles: tuple[Path, ...], output: Path | None, formats: tuple[str, .
         out_dir = output
         if len(profiles) > 1:
             out_dir = output / _slug(profile.resolve().parent.name + "-" + profile.stem)
-        card = run_audit(profile, options, out_dir, formats, console)
-        if failing(card, fail_on):
-            worst = EXIT_FAILURES
+        card, hook = run_audit(profile, options, out_dir, formats, console)
+        worst = max(worst, hook.harness_gate(scorecard=card, fail_on=fail_on, baseline=baseline))
     sys.exit(worst)
 
 
@@ -211,7 +198,8 @@ def audit(profiles: tuple[Path, ...], output: Path | None, formats: tuple[str, .
               help="Which embedded demo vendor to audit.")
 @run_options
 @_guard
-def demo(vendor: str, output: Path | None, formats: tuple[str, ...], fail_on: str, **kw: Any) -> None:
+def demo(vendor: str, output: Path | None, formats: tuple[str, ...], fail_on: str, baseline: Path | None,
+         **kw: Any) -> None:
     """Audit an embedded demo vendor, starting its loopback servers first.
 
     Needs nothing else: the demo vendor's data ships with the harness and its
@@ -225,9 +213,9 @@ def demo(vendor: str, output: Path | None, formats: tuple[str, ...], fail_on: st
     with DemoServer(demo_routes(host.hook, vendor)) as server:
         console.print(f"demo vendor '{vendor}' served at {server.url}")
         options = _audit_options(kw, {"HARNESS_DEMO_URL": server.url})
-        card = run_audit(vendor_dir(vendor) / "vendor.toml", options, output, formats, console)
+        card, hook = run_audit(vendor_dir(vendor) / "vendor.toml", options, output, formats, console)
     console.print(f"scorecard: {output / 'scorecard.json'}")
-    sys.exit(EXIT_FAILURES if failing(card, fail_on) else EXIT_OK)
+    sys.exit(hook.harness_gate(scorecard=card, fail_on=fail_on, baseline=baseline))
 
 
 @cli.command("serve-demo")

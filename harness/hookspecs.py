@@ -200,6 +200,21 @@ def harness_scorecard_sections(session: "Session") -> "dict[str, Any] | None":
     """
 
 
+@hookspec(firstresult=True)
+def harness_gate(scorecard: "dict[str, Any]", fail_on: str, baseline: "Path | None") -> "int | None":
+    """Decide the exit code of ``harness audit`` / ``harness demo`` for one scorecard.
+
+    firstresult; the core answers last: 1 when a failure has a severity at or
+    above ``fail_on``, else 0, and refuses ``--baseline`` (exit 2) when no plugin
+    handles baselines. The selftest family answers when a baseline is given.
+
+    :param scorecard: the finished scorecard.
+    :param fail_on: a severity name, or ``none``.
+    :param baseline: the ``--baseline`` file, or None.
+    :return: 0 (ok), 1 (failures) or 2 (unusable baseline).
+    """
+
+
 @hookspec
 def harness_session_finish(session: "Session", scorecard: "dict[str, Any]") -> None:
     """Called after the scorecard is built and validated, before reporters write it.

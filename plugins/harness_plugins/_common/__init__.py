@@ -1,0 +1,1 @@
+"""Code shared by several built-in families (French identifiers, …)."""

@@ -1,0 +1,1 @@
+"""contracts (see its plugin module)."""

@@ -1,0 +1,1 @@
+"""dmp (see its plugin module)."""

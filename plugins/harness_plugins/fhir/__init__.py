@@ -1,0 +1,1 @@
+"""fhir (see its plugin module)."""

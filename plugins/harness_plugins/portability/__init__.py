@@ -1,0 +1,1 @@
+"""portability (see its plugin module)."""

@@ -1,0 +1,1 @@
+"""portal (see its plugin module)."""

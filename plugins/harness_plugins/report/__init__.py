@@ -1,0 +1,1 @@
+"""report (see its plugin module)."""
