@@ -1,0 +1,270 @@
+"""Segmentation of a normalised contract into clauses, by their numbering.
+
+A heading is a line that starts with a clause number ("Article 12", "ARTICLE XII",
+"Art. 3 -", "12.3", "12.", "§ 4", "Titre II", "Annexe 2") or a short line in
+capitals ("RÉVERSIBILITÉ DES DONNÉES"). Each heading opens a clause that runs to
+the next heading; text before the first heading is the preamble. A document with
+no heading at all is cut into paragraphs. Every clause keeps its start and end in
+the normalised text (so its page and raw offsets can be found) and the titles of
+the headings above it (a "12.3" under "Article 12 - Réversibilité" knows both).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .text import fold
+
+
+@dataclass
+class Clause:
+    label: str  # "Article 12", "12.3", "§ 4", "préambule", "¶ 3"
+    title: str  # the heading's words ("Réversibilité"), may be empty
+    start: int  # offsets in the normalised document text
+    end: int
+    level: int
+    parents: list[str] = field(default_factory=list)  # labels + titles of enclosing headings
+    heading_end: int = 0  # where the heading line ends (body starts)
+
+    @property
+    def heading_titles(self) -> str:
+        """The clause's own title and its parents' titles, for topic matching."""
+        return " / ".join([*self.parents, self.title])
+
+    def display(self) -> str:
+        return f"{self.label} - {self.title}" if self.title else self.label
+
+
+_ROMAN = r"[ivxlcdm]{1,7}"
+_ARTICLE = re.compile(
+    rf"^(?P<kw>article|art\.?)\s*(?P<num>premier|1er|\d{{1,3}}(?:\.\d{{1,3}}){{0,3}}|{_ROMAN})\b\.?"
+    r"(?P<sep>\s*[-:.)/]+)?\s*(?P<rest>.*)$"
+)
+_GROUP = re.compile(rf"^(?P<kw>titre|chapitre|section|partie|annexe|sous-section)\s+(?P<num>\d{{1,3}}|{_ROMAN}|[a-z])\b"
+                    r"\.?(?P<sep>\s*[-:.)]+)?\s*(?P<rest>.*)$")
+_DOTTED = re.compile(r"^(?P<num>\d{1,3}(?:\.\d{1,3}){1,4})\.?(?P<sep>\s*[-:)]+)?\s+(?P<rest>\S.*)$|^(?P<alone>\d{1,3}(?:\.\d{1,3}){1,4})\.?$")
+_SIMPLE = re.compile(r"^(?P<num>\d{1,3})(?P<sep>[.)]|\s+-)\s+(?P<rest>\S.*)$")
+_ROMAN_HEAD = re.compile(r"^(?P<num>[IVXLC]{1,6})(?P<sep>[.)]|\s+-)\s+(?P<rest>\S.*)$")
+_SECTION = re.compile(r"^§\s*(?P<num>\d{1,3}(?:\.\d{1,3})*)\.?(?P<sep>\s*[-:.)]+)?\s*(?P<rest>.*)$")
+
+TITLE_MAX = 110
+
+
+def _starts_upper(text: str) -> bool:
+    for ch in text:
+        if ch.isalpha():
+            return ch.isupper()
+        if ch.isdigit():
+            return False
+        if ch in "\"'(":
+            continue
+        return False
+    return True
+
+
+_LOWER = re.compile(r"[a-zß-öø-ÿœ]")
+_DIGITS_ONLY = re.compile(r"^[\d\W]+$|\|")
+_LETTERS = re.compile(r"[^\W\d_]")
+
+
+def _caps_title(line: str) -> bool:
+    if len(line) > 90 or line.endswith((".", ",", ";")) or _LOWER.search(line):
+        return False
+    return len(_LETTERS.findall(line)) >= 4
+
+
+def _title_and_body(rest: str) -> str:
+    """The title part of a heading line ("Réversibilité" in "Article 12 - Réversibilité")."""
+    rest = rest.strip()
+    if not rest:
+        return ""
+    if len(rest) <= TITLE_MAX and not rest.rstrip().endswith((".", ";", ",")):
+        return rest.strip(" -:")
+    return ""
+
+
+def heading(line: str) -> tuple[str, str, int, str, int] | None:
+    """(label, title, level, kind, body) if ``line`` opens a clause.
+
+    ``body`` is where the clause's own text starts on the line: the end of the line for a
+    heading line ("Article 12 - Réversibilité"), right after the number when the clause's
+    text follows it ("12.3 Le Client peut…")."""
+    found = _heading(line)
+    if found is None:
+        return None
+    label, title, level, kind, rest = found
+    stripped = line.strip()
+    lead = len(line) - len(line.lstrip())
+    if rest and not title:
+        return label, title, level, kind, lead + len(stripped) - len(rest)
+    return label, title, level, kind, len(line)
+
+
+def _heading(line: str) -> tuple[str, str, int, str, str] | None:
+    stripped = line.strip()
+    if not stripped or len(stripped) > 400:
+        return None
+    first = stripped[0]
+    if first.isdigit():
+        low = stripped
+    elif first in "aAtTcCsSpP§IVXLCivxlc" or not _LOWER.search(stripped):
+        low = fold(stripped)
+    else:  # starts with another letter and holds lower case: a plain title at most
+        return (stripped, stripped, 1, "line", "") if _plain_title(stripped) else None
+    match = _ARTICLE.match(low)
+    if match:
+        rest = stripped[match.start("rest"):]
+        if not rest or match.group("sep") or _starts_upper(rest):
+            num = stripped[match.start("num"):match.end("num")]
+            return f"Article {num}", _title_and_body(rest), 1, "article", rest
+    match = _GROUP.match(low)
+    if match:
+        rest = stripped[match.start("rest"):]
+        if not rest or match.group("sep") or _starts_upper(rest):
+            kw = stripped[: match.end("kw")].capitalize()
+            num = stripped[match.start("num"):match.end("num")]
+            return f"{kw} {num}", _title_and_body(rest), 0, "group", rest
+    match = _SECTION.match(stripped)
+    if match:
+        rest = match.group("rest") or ""
+        return f"§ {match.group('num')}", _title_and_body(rest), 2, "section", rest
+    match = _DOTTED.match(stripped)
+    if match:
+        if match.group("alone"):
+            return match.group("alone"), "", 1 + match.group("alone").count("."), "dotted", ""
+        rest = match.group("rest")
+        if _starts_upper(rest):
+            num = match.group("num")
+            return num, _title_and_body(rest), 1 + num.count("."), "dotted", rest
+    match = _SIMPLE.match(stripped)
+    if match and _starts_upper(match.group("rest")):
+        return match.group("num"), _title_and_body(match.group("rest")), 1, "simple", match.group("rest")
+    match = _ROMAN_HEAD.match(stripped)
+    if match and _starts_upper(match.group("rest")):
+        return match.group("num"), _title_and_body(match.group("rest")), 1, "roman", match.group("rest")
+    if _caps_title(stripped):
+        return stripped, stripped, 1, "caps", ""
+    if _plain_title(stripped):
+        return stripped, stripped, 1, "line", ""
+    return None
+
+
+def _plain_title(line: str) -> bool:
+    """A short line that reads like a title ("Réversibilité", "Fin du contrat"); whether it stands
+    alone between paragraphs is checked by :func:`segment`."""
+    return (len(line) <= 60 and len(line.split()) <= 7 and line[:1].isupper()
+            and not line.endswith((".", ",", ";", ":", "!", "?", ")")) and not _DIGITS_ONLY.search(line))
+
+
+def _title_line(line: str) -> bool:
+    line = line.strip()
+    return bool(line) and len(line) <= 90 and not line.endswith((".", ",", ";", ":")) and _starts_upper(line)
+
+
+def segment(text: str) -> list[Clause]:
+    """Cut a normalised text into clauses."""
+    lines = text.split("\n")
+    starts = []
+    pos = 0
+    for line in lines:
+        starts.append(pos)
+        pos += len(line) + 1
+    heads: list[tuple[int, int, str, str, int, str]] = []
+    skip = -1
+    for index, line in enumerate(lines):
+        if index == skip:
+            continue
+        found = heading(line)
+        if not found:
+            continue
+        label, title, level, kind, body = found
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if kind == "line":
+            # a plain title line must stand alone: after a blank line or a finished sentence, before text
+            before = lines[index - 1].rstrip() if index else ""
+            nxt = following.strip()
+            if (before and not before.endswith((".", ";", ":", "!", "?"))) or not nxt or not (
+                    nxt[0].isupper() or nxt[0].isdigit() or nxt[0] in "\"'«-"):
+                continue
+        if title and kind != "caps" and following[:1].islower():
+            # "8.3 Au terme du contrat, l'Éditeur supprime les données ou les lui" + "renvoie…": the
+            # rest of the line is the start of a wrapped sentence, not a title
+            stripped = line.strip()
+            lead = len(line) - len(line.lstrip())
+            rest_at = stripped.find(title)
+            if rest_at >= 0:
+                title, body = "", lead + rest_at
+        line_end = starts[index] + body
+        if not title and kind in ("article", "group", "dotted", "section") and index + 1 < len(lines):
+            following = lines[index + 1]
+            if _title_line(following) and not (heading(following) or ("", "", 0, "", 0))[3] in ("article", "dotted"):
+                title = following.strip().strip(" -:")
+                line_end = starts[index + 1] + len(following)
+                skip = index + 1
+        heads.append((starts[index], line_end, label, title, level, kind))
+    if not heads:
+        return paragraphs(text)
+    clauses: list[Clause] = []
+    if heads[0][0] > 0 and text[: heads[0][0]].strip():
+        clauses.append(Clause("préambule", "", 0, heads[0][0], 0, heading_end=0))
+    stack: list[tuple[int, str, str]] = []  # (level, "title or label", kind)
+    for index, (start, line_end, label, title, level, kind) in enumerate(heads):
+        end = heads[index + 1][0] if index + 1 < len(heads) else len(text)
+        if kind == "simple" and any(k in ("article", "dotted") for _l, _t, k in stack):
+            level = max(l for l, _t, k in stack if k in ("article", "dotted")) + 1
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        clause = Clause(label, title, start, end, level, parents=[t for _l, t, _k in stack], heading_end=line_end)
+        clauses.append(clause)
+        stack.append((level, title or label, kind))
+    return clauses
+
+
+def paragraphs(text: str) -> list[Clause]:
+    """Fallback for documents without numbered headings: one clause per paragraph."""
+    out = []
+    number = 0
+    for match in re.finditer(r"[^\n](?:.|\n(?!\n))*", text):
+        number += 1
+        out.append(Clause(f"¶ {number}", "", match.start(), match.end(), 1, heading_end=match.start()))
+    return out
+
+
+# ----------------------------------------------------------------------------- sentences
+
+_ABBREV = {"art", "cf", "n", "no", "etc", "al", "ex", "p", "pp", "ss", "ann", "mme", "m", "me", "dr", "st", "ste",
+           "av", "bd", "min", "max", "env", "vol", "chap", "sect", "ht", "ttc", "i.e", "e.g", "c", "civ", "com",
+           "conso", "pr", "proc", "l", "r", "reg", "cod", "sante", "publ", "ord", "dec", "jo"}
+_BOUNDARY = re.compile(r"[.;!?](?=\s|$|\")|\s{2,}|:\s+(?=-)")
+
+
+def sentences(folded: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans inside ``folded[start:end]`` (folded text: lower case, newlines as spaces)."""
+    end = len(folded) if end is None else end
+    spans = []
+    begin = start
+    for match in _BOUNDARY.finditer(folded, start, end):
+        cut = match.start()
+        if folded[cut] == ".":
+            word = re.search(r"([\w.]+)$", folded[begin:cut])
+            token = word.group(1).lower() if word else ""
+            if token in _ABBREV or (len(token) == 1 and token.isalpha()):
+                continue
+            if re.fullmatch(r"[\d.]+|[ivxlc]+", token) and not folded[begin:cut - len(token)].strip():
+                continue  # a clause number ("2.2.", "1.", "xii.") opening the sentence
+            if cut + 1 < end and folded[cut + 1: cut + 2].isdigit():
+                continue
+        stop = match.end() if folded[cut] in ".;!?" else cut
+        if folded[begin:stop].strip():
+            spans.append((begin, stop))
+        begin = match.end()
+    if begin < end and folded[begin:end].strip():
+        spans.append((begin, end))
+    # trim leading spaces
+    out = []
+    for s, e in spans:
+        while s < e and folded[s] == " ":
+            s += 1
+        out.append((s, e))
+    return out
