@@ -2,35 +2,30 @@
 
 from __future__ import annotations
 
-from harness import Requirement, TargetKind, hookimpl
+from harness import TargetKind, hookimpl
 
 from . import checks, demo
-from .target import SCHEMA, FhirTarget
+from .requirements import REQUIREMENTS
+from .target import PATH_KEYS, SCHEMA, FhirTarget
 
-__version__ = "0.1.0"
-
-R4 = "https://hl7.org/fhir/R4"
+__version__ = "0.2.0"
 
 
 @hookimpl
 def harness_register_target_kinds():
-    return [TargetKind("fhir", SCHEMA, lambda config, profile: FhirTarget(config),
-                       description="A FHIR R4 base URL with its authentication")]
+    return [TargetKind("fhir", SCHEMA, lambda config, profile: FhirTarget(config, base_dir=profile.base_dir),
+                       description="A FHIR R4 base URL with its authentication (none, bearer, SMART Backend Services)",
+                       path_keys=PATH_KEYS)]
 
 
 @hookimpl
 def harness_register_checks():
-    return [checks.capability_statement]
+    return list(checks.ALL)
 
 
 @hookimpl
 def harness_register_requirements():
-    return [
-        Requirement("FHIR-R4:capabilitystatement", "CapabilityStatement resource", "HL7 FHIR R4 4.0.1",
-                    f"{R4}/capabilitystatement.html"),
-        Requirement("FHIR-R4:http.capabilities", "RESTful API: capabilities interaction", "HL7 FHIR R4 4.0.1",
-                    f"{R4}/http.html#capabilities"),
-    ]
+    return list(REQUIREMENTS)
 
 
 @hookimpl

@@ -1,0 +1,1 @@
+"""Package data: the Jinja2 templates, CSS and JavaScript of the HTML report and the comparison site."""

@@ -1,0 +1,78 @@
+"""The optimised stylesheets produce exactly the SVRL of the pristine skeleton output.
+
+Every entry point of the pack runs, pristine and optimised, on the official samples, the
+demo documents and mutated variants of both (documents full of errors exercise the
+failure paths); the reports must be identical but for the run's timestamp.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dmp_support import DEMO, SAMPLES, needs_shared
+from harness_plugins.dmp import fixtures, optimize
+
+pytestmark = needs_shared
+_STAMP = re.compile(r'dateHeure="[^"]*"')
+
+
+def documents() -> list[tuple[str, bytes]]:
+    docs = [(p.name, p.read_bytes()) for p in sorted(SAMPLES.glob("*.xml"))]
+    docs += [(p.name, p.read_bytes()) for p in sorted(DEMO.glob("demo-*/dmp/cda/*.xml")) if p.name != "tronque.xml"]
+    small = [d for name, d in docs if len(d) < 400_000]
+    docs += [(f"variant-{i}", v) for i, v in enumerate(fixtures.variants(small, 24, seed=7))]
+    return docs
+
+
+def test_pristine_and_optimised_svrl_are_identical(validator):
+    entries = [e for e in validator.schematrons.entries if validator.entry_status(e).get("status") == "ok"]
+    assert len(entries) >= 10
+    docs = documents()
+    compared = failures = 0
+    for name, data in docs:
+        node = validator.proc.parse_xml(xml_text=data.decode("utf-8"))
+        for entry in entries:
+            pristine, err1 = validator._run(validator.executable(entry, optimized=False), node)
+            fast, err2 = validator._run(validator.executable(entry, optimized=True), node)
+            assert (err1 is None) == (err2 is None), (name, entry.stem, err1, err2)
+            if err1 is None:
+                assert _STAMP.sub("", pristine) == _STAMP.sub("", fast), (name, entry.stem)
+                failures += fast.count("<svrl:failed-assert") + fast.count("<svrl:successful-report")
+                compared += 1
+    assert compared >= len(docs) * 9
+    assert failures > 500, "the comparison should cover many failing asserts"
+
+
+def test_optimizer_rewrites_every_mode_of_the_pack(validator):
+    manifest = validator.manifest["entries"]
+    for stem in ("CI-SIS_ModelesDeContenusCDA", "CI-SIS_Modeles_ANS", "ASIP-STRUCT-MIN-StrucMin"):
+        stats = manifest[stem]["optimizer"]
+        assert stats.get("modes_kept", 0) == 0 and stats["modes_flattened"] > 0, (stem, stats)
+
+
+@pytest.mark.parametrize("expr, parts", [
+    ("a | b", ["a", "b"]),
+    ("a[x = '|'] | b[(c|d)]", ["a[x = '|']", "b[(c|d)]"]),
+    ('*[cda:templateId/@root="1|2"]', ['*[cda:templateId/@root="1|2"]']),
+])
+def test_split_top(expr, parts):
+    assert optimize.split_top(expr) == parts
+
+
+def test_patterns_with_current_are_left_alone():
+    from lxml import etree
+
+    xsl = """<xsl:stylesheet version="2.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+      xmlns:svrl="http://purl.oclc.org/dsdl/svrl">
+      <xsl:template match="/"><svrl:schematron-output><xsl:apply-templates select="/" mode="M1"/>
+      </svrl:schematron-output></xsl:template>
+      <xsl:template match="a[@x = current()/@y]" priority="1000" mode="M1">
+        <svrl:fired-rule context="a"/><xsl:apply-templates select="*" mode="M1"/></xsl:template>
+      <xsl:template match="text()" priority="-1" mode="M1"/>
+      <xsl:template match="@*|node()" priority="-2" mode="M1"><xsl:apply-templates select="*" mode="M1"/></xsl:template>
+    </xsl:stylesheet>"""
+    tree = etree.ElementTree(etree.fromstring(xsl))
+    stats = optimize.optimize(tree)
+    assert stats.get("modes_kept") == 1 and not stats.get("modes_flattened")

@@ -1,0 +1,213 @@
+"""The streaming scanner: every bad line reported with its line number, bounded memory, chunks and pools agree."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portability_support import OBSERVATION, PATIENT, line, small_export, write_export
+from harness_plugins.portability.analysis import AnalysisSettings, FileEntry, SourceAnalysis, analyze
+from harness_plugins.portability.scan import ScanOptions, Task, classify_reference, fhir_base, scan_task, split_ranges
+
+
+def scan_file(tmp_path: Path, data: bytes, name: str = "Observation.ndjson", **options) -> object:
+    path = tmp_path / name
+    path.write_bytes(data)
+    spill = tmp_path / "spill"
+    spill.mkdir(exist_ok=True)
+    return scan_task(Task(index=0, path=str(path), name=name, spill_dir=str(spill), partitions=1,
+                          options=ScanOptions(**options), expected_type="Observation"))
+
+
+def analyze_folder(tmp_path: Path, folder: Path, **kw) -> SourceAnalysis:
+    files = [FileEntry(p.relative_to(folder).as_posix(), p, p.stat().st_size)
+             for p in sorted(folder.rglob("*")) if p.is_file()]
+    source = SourceAnalysis("archive", folder.name, files=files)
+    work = tmp_path / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    return analyze(source, work, AnalysisSettings(**kw))
+
+
+def codes(report) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for p in report.problems:
+        out.setdefault(p.code, []).append(p.line)
+    return out
+
+
+def test_every_bad_line_is_reported_and_scanning_goes_on(tmp_path):
+    good = line(OBSERVATION)
+    data = (good + b'{"resourceType":"Observation","id":"o2","status":"fin\n'          # 2 truncated
+            + good.replace(b"normale", b"normal\xe9") +                                  # 3 invalid UTF-8
+            b'{"resourceType":"Observation","id":"o4",\x00"status":"final"}\n'           # 4 NUL byte
+            + b"\n"                                                                     # 5 blank
+            + b'{"resourceType":"Observation" "id":"o6"}\n'                              # 6 syntax
+            + b'[1,2,3]\n'                                                              # 7 not a resource
+            + line(PATIENT)                                                             # 8 wrong type
+            + good)                                                                     # 9 fine
+    report = scan_file(tmp_path, data)
+    found = codes(report)
+    assert found["truncated"] == [2]
+    assert found["invalid_utf8"] == [3]
+    assert found["nul_byte"] == [4]
+    assert found["blank_line"] == [5]
+    assert found["json_syntax"] == [6]
+    assert found["not_a_resource"] == [7]
+    assert found["type_mismatch"] == [8]
+    assert report.lines == 9
+    assert report.types["Observation"] == 2 and report.types["Patient"] == 1
+    utf8 = next(p for p in report.problems if p.code == "invalid_utf8")
+    assert utf8.column and "0xe9" in utf8.message
+    nul = next(p for p in report.problems if p.code == "nul_byte")
+    assert nul.column == data.splitlines()[3].index(b"\x00") + 1
+
+
+def test_last_line_truncated_without_newline(tmp_path):
+    data = line(OBSERVATION) + line(OBSERVATION)[:80]
+    report = scan_file(tmp_path, data)
+    assert codes(report) == {"truncated": [2]}
+
+
+def test_line_cap_skips_a_huge_line_without_reading_it(tmp_path):
+    big = b'{"resourceType":"Observation","id":"big","note":[{"text":"' + b"x" * (3 * 1024 * 1024) + b'"}]}\n'
+    data = line(OBSERVATION) + big + line(OBSERVATION).replace(b'"o1"', b'"o3"')
+    report = scan_file(tmp_path, data, max_line_bytes=64 * 1024)
+    assert codes(report)["line_too_long"] == [2]
+    assert report.lines == 3 and report.resources == 2
+    assert report.sha256 == __import__("hashlib").sha256(data).hexdigest()
+
+
+@pytest.mark.slow
+def test_two_gigabyte_single_line_in_bounded_memory(tmp_path):
+    """A sparse 2 GiB file with no newline: reported as one over-long line, RSS stays small."""
+    path = tmp_path / "Huge.ndjson"
+    with open(path, "wb") as handle:
+        handle.write(b'{"resourceType":"Binary","id":"x","data":"')
+        handle.truncate(2 * 1024**3 + 5)
+    code = f"""
+import resource, json
+from harness_plugins.portability.scan import scan_task, Task, ScanOptions
+r = scan_task(Task(index=0, path={str(path)!r}, name="Huge.ndjson", spill_dir={str(tmp_path)!r}, partitions=1,
+                   options=ScanOptions(validate=False)))
+print(json.dumps({{"codes": sorted(r.problem_counts), "lines": r.lines,
+                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    result = json.loads(out.stdout)
+    assert result["codes"] == ["line_too_long"] and result["lines"] == 1
+    assert result["rss_mb"] < 200, result
+
+
+def test_references_resolve_and_dangling_ones_have_file_and_line(tmp_path):
+    folder = write_export(tmp_path / "export", {
+        **small_export(),
+        "fhir/Condition.ndjson": [{"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"}},
+                                  {"resourceType": "Condition", "id": "c2", "subject": {"reference": "Patient/ghost"},
+                                   "asserter": {"reference": "#missing"}},
+                                  {"resourceType": "Condition", "id": "c3",
+                                   "subject": {"reference": "https://other.example/fhir/Patient/p1"}}],
+    })
+    source = analyze_folder(tmp_path, folder, options=ScanOptions(validate=False))
+    assert source.dangling_total == 1
+    (dangling,) = source.dangling
+    assert (dangling.file, dangling.line, dangling.ref, dangling.owner) == ("fhir/Condition.ndjson", 2, "Patient/ghost",
+                                                                            "Condition/c2")
+    assert source.ref_kinds["external"] == 1
+    scan = source.scans["fhir/Condition.ndjson"]
+    assert scan.problem_counts["dangling_contained"] == 1
+
+
+def test_chunked_scan_equals_whole_file_scan_and_pool_equals_inline(tmp_path):
+    rng = random.Random(7)
+    rows = []
+    for i in range(6000):
+        obs = dict(OBSERVATION, id=f"o{i}", subject={"reference": f"Patient/p{rng.randrange(50)}"})
+        rows.append(line(obs))
+    rows[1234] = rows[1234][:40] + b"\n"
+    rows[4321] = b"\x00" + rows[4321]
+    folder = tmp_path / "export"
+    (folder / "fhir").mkdir(parents=True)
+    (folder / "fhir" / "Observation.ndjson").write_bytes(b"".join(rows))
+    whole = analyze_folder(tmp_path / "a", folder, options=ScanOptions(validate=False), workers=1)
+    chunked = analyze_folder(tmp_path / "b", folder, options=ScanOptions(validate=False), workers=2,
+                             chunk_bytes=200_000, inline_bytes=0)
+    a, b = whole.scans["fhir/Observation.ndjson"], chunked.scans["fhir/Observation.ndjson"]
+    assert (a.lines, a.resources, a.bad_lines, dict(a.types)) == (b.lines, b.resources, b.bad_lines, dict(b.types))
+    assert [(p.line, p.code) for p in a.problems] == [(p.line, p.code) for p in b.problems] == [(1235, "truncated"),
+                                                                                                  (4322, "nul_byte")]
+    assert whole.dangling_total == chunked.dangling_total == 2 * 5998  # subject and encounter
+    assert whole.file("fhir/Observation.ndjson").sha256 == chunked.file("fhir/Observation.ndjson").sha256
+
+
+def test_split_ranges_across_read_blocks(tmp_path):
+    rng = random.Random(3)
+    data = b"".join(b"y" * rng.randrange(0, 5000) + b"\n" for _ in range(3000))
+    path = tmp_path / "f.ndjson"
+    path.write_bytes(data)
+    ranges, digest = split_ranges(path, 700_000)
+    assert len(ranges) > 5 and ranges[0][0] == 0 and ranges[-1][1] == len(data)
+    for (s1, e1, _), (s2, _, line2) in zip(ranges, ranges[1:]):
+        assert e1 == s2 and data[s2 - 1:s2] == b"\n" and data[:s2].count(b"\n") + 1 == line2
+
+
+def test_validator_findings_are_reported(tmp_path):
+    bad = dict(OBSERVATION, status="finished-ish", unknownElement=1)
+    report = scan_file(tmp_path, line(OBSERVATION) + line(bad))
+    if report.validator != "ok":
+        pytest.skip(report.validator)
+    assert codes(report).get("invalid") == [2]
+    assert report.bad_lines == 1
+    assert any(sev == "error" for sev, _ in report.issue_counts)
+
+
+def test_binary_documents_are_extracted_to_the_spill_folder(tmp_path):
+    import base64
+
+    pdf = b"%PDF-1.4\n%%EOF\n"
+    binary = {"resourceType": "Binary", "id": "b1", "contentType": "application/pdf",
+              "data": base64.b64encode(pdf).decode()}
+    report = scan_file(tmp_path, line(binary), name="Binary.ndjson")
+    (info,) = report.binaries
+    assert info.size == len(pdf) and info.doc_path and Path(info.doc_path).read_bytes() == pdf
+    assert Path(info.doc_path).is_relative_to(tmp_path / "spill")
+
+
+@pytest.mark.parametrize("ref, kind, key", [
+    ("Patient/123", "relative", "Patient/123"),
+    ("Patient/123/_history/2", "relative", "Patient/123"),
+    ("#c1", "contained", "c1"),
+    ("urn:uuid:0b4b2a0e-4d3d-4b7b-8d8c-0f0f0f0f0f0f", "urn", "urn:uuid:0b4b2a0e-4d3d-4b7b-8d8c-0f0f0f0f0f0f"),
+    ("https://srv.example/fhir/Patient/9", "relative", "Patient/9"),
+    ("https://other.example/fhir/Patient/9", "external", "https://other.example/fhir/Patient/9"),
+    ("patient 12", "invalid", "patient 12"),
+])
+def test_classify_reference(ref, kind, key):
+    assert classify_reference(ref, ("https://srv.example/fhir",)) == (kind, key)
+
+
+@pytest.mark.parametrize("url, base", [
+    ("http://h/fhir/$export", "http://h/fhir"),
+    ("http://h/fhir/Patient/$export?_type=Patient", "http://h/fhir"),
+    ("http://h/fhir/Group/abc/$export", "http://h/fhir"),
+])
+def test_fhir_base(url, base):
+    assert fhir_base(url) == base
+
+
+def test_gzipped_ndjson_is_read_and_a_gzip_bomb_stopped(tmp_path):
+    import gzip
+
+    folder = tmp_path / "export"
+    (folder / "fhir").mkdir(parents=True)
+    (folder / "fhir" / "Observation.ndjson.gz").write_bytes(gzip.compress(line(OBSERVATION) * 3))
+    bomb_line = b'{"resourceType":"Observation","id":"x","note":[{"text":"' + b"a" * 1000 + b'"}]}\n'
+    (folder / "fhir" / "Patient.ndjson.gz").write_bytes(gzip.compress(bomb_line * 40_000))
+    source = analyze_folder(tmp_path, folder, options=ScanOptions(validate=False, max_gzip_ratio=5))
+    assert source.scans["fhir/Observation.ndjson.gz"].resources == 3
+    bomb = source.scans["fhir/Patient.ndjson.gz"]
+    assert bomb.problem_counts["gzip_bomb"] == 1 and bomb.lines < 40_000
