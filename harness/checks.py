@@ -80,6 +80,8 @@ class Check:
             data["optional"] = True
         if self.remediation:
             data["remediation"] = self.remediation
+        if self.plugin:
+            data["plugin"] = self.plugin
         return data
 
 

@@ -3,8 +3,8 @@
 Built-in families and third-party plugins implement these with ``@hookimpl``
 and are found through the ``harness`` entry-point group (see ``plugins.py``).
 Each hook documents its parameters, what it returns and how results combine.
-``docs/hooks.md`` mirrors this file; ``tests/test_registry_docs.py`` fails when a
-hook is missing from it or has no ``test_hook_<name>`` test.
+``docs/hooks.md`` mirrors this file; ``tests/core/test_hooks.py`` fails when a
+hook has no docstring, is missing from it or has no ``test_hook_<name>`` test.
 """
 
 from __future__ import annotations

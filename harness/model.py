@@ -280,15 +280,15 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form; ``duration_s`` is left out so that same inputs give same bytes."""
-        return _drop_none(
-            {
-                "check_id": self.check_id,
-                "item_id": self.item_id,
-                "status": self.status.value,
-                "findings": [f.to_dict() for f in self.findings],
-                "error": self.error,
-            }
-        )
+        data = {
+            "check_id": self.check_id,
+            "item_id": self.item_id,
+            "status": self.status.value,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+        if self.error is not None:
+            data["error"] = self.error
+        return data
 
 
 @dataclass(frozen=True)

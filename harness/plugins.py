@@ -4,7 +4,8 @@ Every plugin, built-in or not, is an entry point in the ``harness`` group
 (``pyproject.toml`` lists the built-ins). ``-p no:NAME`` or the profile's
 ``[harness] disable_plugins`` disable one; ``-p module.path`` loads a module as a
 plugin without installing it. ``HARNESS_DISABLE_PLUGIN_AUTOLOAD=1`` loads only
-the essential plugins; ``HARNESS_TRACE_PLUGINS=1`` traces every hook call.
+the essential plugins; ``HARNESS_PLUGINS=mod1,mod2`` loads modules by import
+name (like ``PYTEST_PLUGINS``); ``HARNESS_TRACE_PLUGINS=1`` traces every hook call.
 A plugin that fails to import is recorded with its error and the run goes on.
 """
 
@@ -74,7 +75,10 @@ class PluginHost:
                 self.infos.append(PluginInfo(ep.name, ep.value, version, dist, "disabled"))
                 continue
             self._load(ep.name, ep.value, lambda ep=ep: ep.load(), version, dist)
-        for module in extra:
+        env_plugins = [m.strip() for m in os.environ.get("HARNESS_PLUGINS", "").split(",") if m.strip()]
+        for module in [*extra, *env_plugins]:
+            if any(i.name == module for i in self.infos):
+                continue
             self._load(module, module, lambda m=module: importlib.import_module(m), None, None)
         if os.environ.get("HARNESS_TRACE_PLUGINS"):
             self.pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
