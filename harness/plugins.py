@@ -25,7 +25,7 @@ from . import hookspecs
 
 ENTRY_POINT_GROUP = "harness"
 #: Plugins the harness cannot run without; they cannot be disabled.
-ESSENTIAL_PLUGINS = ("core-runner",)
+ESSENTIAL_PLUGINS = ("core-runner", "reporter-json")
 
 
 @dataclass

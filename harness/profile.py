@@ -83,6 +83,8 @@ def find_line(text: str, table: tuple[str, ...], key: str | None = None) -> int 
                 header_line = number
                 if key is None:
                     return number
+            elif header_line is None and want and current.startswith(want + "."):
+                header_line = number  # an implicit table, e.g. [target] opened by [target.fhir]
             continue
         if key is not None and current == want:
             if re.match(rf'^"?{re.escape(key)}"?\s*=', line):

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from harness import (Evidence, Finding, NotApplicable, Reporter, Requirement, Severity, Skip, Status, TargetKind,
+from harness import (Evidence, Finding, NotApplicable, Reporter, Requirement, Severity, Skip, Status, TargetError, TargetKind,
                      check, failed, hookimpl, sha256_bytes)
 
 __version__ = "9.9.9"
@@ -50,7 +50,10 @@ class ToyTarget:
 
 
 def _make_target(config: dict[str, Any], profile) -> ToyTarget:
-    return ToyTarget(Path(config["dir"]), config.get("label", ""))
+    folder = Path(config["dir"])
+    if not folder.is_dir():
+        raise TargetError(f"{folder.name} is not a folder")
+    return ToyTarget(folder, config.get("label", ""))
 
 
 @check("toy.content", title="Toy files say OK", severity=Severity.HIGH, requirements=["TOY-1"], target="toy",

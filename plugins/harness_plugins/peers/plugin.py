@@ -178,11 +178,11 @@ def harness_register_checks():
 def harness_register_requirements():
     return [
         Requirement("PEERS:ratings-format", "Ratings export: one row per rating (product, version, facet, score, "
-                    "scale, date, pseudonymous reviewer)", "lgc-harness docs/peers.md", None),
+                    "scale, date, pseudonymous reviewer)", "lgc-harness docs/peers.md", "docs/peers.md"),
         Requirement("PEERS:sample-size", "A facet's figures are shown only from a minimum number of ratings",
-                    "lgc-harness docs/peers.md", None),
+                    "lgc-harness docs/peers.md", "docs/peers.md"),
         Requirement("PEERS:integrity", "Suspicious rating patterns are flagged for review, never deleted",
-                    "lgc-harness docs/peers.md", None),
+                    "lgc-harness docs/peers.md", "docs/peers.md"),
     ]
 
 

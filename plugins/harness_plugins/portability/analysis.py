@@ -154,6 +154,8 @@ class AnalysisSettings:
     known_keys: frozenset = frozenset()
     cda_validator: Callable[[bytes, str], list[dict[str, Any]]] | None = None
     cda_validator_state: str | None = None
+    #: dmp results by document sha256: the archive and ``$export`` usually carry the same documents.
+    cda_results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def analyze(source: SourceAnalysis, work_dir: Path, settings: AnalysisSettings, progress=None) -> SourceAnalysis:
@@ -381,10 +383,14 @@ def _inspect_documents(source: SourceAnalysis, settings: AnalysisSettings) -> No
             doc.kind = "cda"
         doc.problems.extend(formats.inspect_cda(data))
         if settings.cda_validator is not None and not any(c.endswith(("not_well_formed", "unsafe")) for c, _ in doc.problems):
-            try:
-                doc.dmp = settings.cda_validator(data, doc.name)
-            except Exception as exc:  # noqa: BLE001 - another family's bug must not stop this one
-                doc.dmp = [{"status": "error", "message": f"DMP validator failed: {type(exc).__name__}: {exc}"}]
+            digest = hashlib.sha256(data).hexdigest()
+            if digest not in settings.cda_results:
+                try:
+                    settings.cda_results[digest] = list(settings.cda_validator(data, doc.name))
+                except Exception as exc:  # noqa: BLE001 - another family's bug must not stop this one
+                    settings.cda_results[digest] = [{"status": "error", "message": "DMP validator failed: "
+                                                     f"{type(exc).__name__}: {exc}"}]
+            doc.dmp = settings.cda_results[digest]
     source.dmp_state = settings.cda_validator_state
 
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import orjson
 
 from harness import Evidence, Finding, NotApplicable, Skip, TargetError, check, failed, passed, warned
-from harness.model import Status
+from harness.model import Status, worst
 
 from . import requirements as R
 from .analysis import SourceAnalysis
@@ -24,6 +24,7 @@ from .compare import diff
 from .target import ExportTarget
 
 MAX_FINDINGS = 150
+MAX_DMP_PER_DOCUMENT = 5
 REF_CODES = {"dangling_contained", "invalid_reference"}
 
 
@@ -395,28 +396,50 @@ def attachments_integrity(target, source: SourceAnalysis):
 def documents_cda(target, source: SourceAnalysis):
     """CDA documents (files of the archive and Binary resources) are parsed with the hardened XML parser:
     root ``ClinicalDocument`` in ``urn:hl7-org:v3``, header elements, INS with a valid key. When the dmp
-    family is installed and offers its public validation function, each document is also handed to it."""
+    family is installed, each well-formed document is also handed to its public ``validate_cda_bytes``
+    (the CI-SIS stages of the ``dmp.cda.*`` checks); its fail/warn/error results become findings here,
+    at most :data:`MAX_DMP_PER_DOCUMENT` per document."""
     _available(source)
     docs = [d for d in source.documents if d.kind == "cda"]
     if not docs:
         raise NotApplicable("the export has no CDA document")
-    ok = 0
+    ok, validated, skipped = 0, 0, set[str]()
+    findings: list[Finding] = []
+    total = 0
     for doc in docs:
         ev = _file_ev(source, doc.where, **({"line": doc.line} if doc.line else {}))
         bad = False
         for message_id, message in doc.problems:
             bad = True
-            yield failed(f"{doc.name}: {message}", message_id=message_id, evidence=[ev])
+            total += 1
+            findings.append(failed(f"{doc.name}: {message}", message_id=message_id, evidence=[ev]))
+        reported = []
         for result in doc.dmp or []:
             status = str(result.get("status", "fail"))
+            if status == "skipped":
+                skipped.add(str(result.get("message")))
+                continue
             if status not in ("fail", "error", "warn", "review"):
                 continue
             bad = bad or status == "fail"
-            message = f"{doc.name}: DMP validation: {result.get('message')}"
-            yield Finding(Status(status), message, message_id=result.get("message_id") or f"portability.cda.dmp_{status}",
-                          evidence=[ev], requirement_ids=tuple(result.get("requirement_ids") or ()))
+            reported.append(Finding(Status(status), f"{doc.name}: DMP validation: {result.get('message')}",
+                                    message_id=result.get("message_id") or f"portability.cda.dmp_{status}",
+                                    evidence=[ev], requirement_ids=tuple(result.get("requirement_ids") or ())))
+        validated += doc.dmp is not None and not any(str(r.get("status")) == "skipped" for r in doc.dmp)
+        total += len(reported)
+        findings.extend(reported[:MAX_DMP_PER_DOCUMENT])
+        if len(reported) > MAX_DMP_PER_DOCUMENT:
+            findings.append(Finding(worst(f.status for f in reported[MAX_DMP_PER_DOCUMENT:]),
+                                    f"{doc.name}: … and {len(reported) - MAX_DMP_PER_DOCUMENT} more DMP validation "
+                                    "findings on this document", message_id="portability.cda.dmp_more", evidence=[ev]))
         ok += not bad
-    note = "" if source.dmp_state == "ok" else f" ({source.dmp_state})"
+    yield from _capped(findings, total, "CDA problems")
+    if validated == len(docs):
+        note = " and pass the dmp family's CI-SIS validators"
+    elif validated:
+        note = f"; {validated} of them were handed to the dmp family's CI-SIS validators"
+    else:
+        note = f" ({'; '.join(sorted(skipped)) or source.dmp_state or 'DMP validators not used'})"
     if ok:
         yield passed(f"{ok} of {len(docs)} CDA documents are well-formed CDA R2 with a valid header{note}",
                      message_id="portability.cda.ok")

@@ -261,42 +261,83 @@ def make_pdf(title: str, doc_id: str, pdfa: bool = True) -> bytes:
     return bytes(out)
 
 
+BIRTHPLACE = {"69": ("69123", "Lyon"), "75": ("75056", "Paris"), "13": ("13055", "Marseille"),
+              "2A": ("2A004", "Ajaccio"), "2B": ("2B033", "Bastia"), "42": ("42218", "Saint-Étienne"),
+              "25": ("25056", "Besançon")}
+GP_CODE = ('code="G15_10/SM26" codeSystem="1.2.250.1.213.1.1.4.5" codeSystemName="RPPS" '
+           'displayName="Médecin - Qualifié en Médecine Générale (SM)"')
+CABINET_ADDR = ("<addr><houseNumber>12</houseNumber><streetName>rue d'Austerlitz</streetName>"
+                "<postalCode>69004</postalCode><city>Lyon</city></addr>")
+
+
 def make_cda(doc: dict[str, Any], patient: dict[str, Any], author: dict[str, Any], text: str) -> bytes:
-    """A CDA R2 document with a French header (INS, RPPS) and one narrative section."""
+    """A CDA R2 document with the CI-SIS French header (INS and its traits, RPPS, encounter) and one section.
+
+    The header carries everything the CI-SIS *structuration minimale* requires, so the dmp family's
+    validators accept it: demo-good's documents must pass ``portability.documents.cda`` either way.
+    The birthplace is derived from the INS (its department digits), so no random draw is consumed.
+    """
     ins = next(i["value"] for i in patient["identifier"] if i["system"] == SYSTEM_INS)
     name = patient["name"][0]
     rpps = author["identifier"][0]["value"]
     when = doc["date"].replace("-", "").replace(":", "").replace("T", "")[:14] + doc["date"][-6:].replace(":", "")
     gender = {"female": "F", "male": "M"}.get(patient["gender"], "UN")
     birth = patient["birthDate"].replace("-", "")
+    place_code, place_city = BIRTHPLACE.get(ins[5:7], ("99999", "Inconnu"))
     esc = (lambda s: s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    addr = patient["address"][0]
+    number, street = addr["line"][0].split(" ", 1)
+    given, family = esc(name["given"][0]), esc(name["family"])
+    person = (f"<assignedPerson><name><prefix>M</prefix><given>{esc(author['name'][0]['given'][0])}</given>"
+              f"<family>{esc(author['name'][0]['family'])}</family></name></assignedPerson>")
+    org = ('<representedOrganization><id root="1.2.250.1.71.4.2.2" extension="1690000000"/>'
+           '<name>Cabinet médical démo</name><telecom value="tel:0478000000" use="WP"/>'
+           f'{CABINET_ADDR}{{sic}}</representedOrganization>')
+    sic = ('<standardIndustryClassCode code="AMBULATOIRE" displayName="Ambulatoire" '
+           'codeSystem="1.2.250.1.213.1.1.4.9" codeSystemName="practiceSettingCode"/>')
+    entity = (f'<id root="1.2.250.1.71.4.2.1" extension="8{rpps}"/><code {GP_CODE}/>'
+              f'{CABINET_ADDR}<telecom value="tel:0478000000" use="WP"/>{person}')
     xml = f"""<?xml version="1.0" encoding="UTF-8"?>
 <ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
   <realmCode code="FR"/>
   <typeId root="2.16.840.1.113883.1.3" extension="POCD_HD000040"/>
   <templateId root="2.16.840.1.113883.2.8.2.1"/>
   <templateId root="1.2.250.1.213.1.1.1.1"/>
+  <templateId root="1.3.6.1.4.1.19376.1.5.3.1.1.1"/>
   <id root="1.2.250.1.999.1.1" extension="{doc['id']}"/>
-  <code code="11488-4" codeSystem="2.16.840.1.113883.6.1" displayName="Note de consultation"/>
+  <code code="11488-4" codeSystem="2.16.840.1.113883.6.1" codeSystemName="LOINC" displayName="Compte rendu de consultation"/>
   <title>{esc(doc['description'])}</title>
   <effectiveTime value="{when}"/>
-  <confidentialityCode code="N" codeSystem="2.16.840.1.113883.5.25"/>
+  <confidentialityCode code="N" codeSystem="2.16.840.1.113883.5.25" displayName="Normal"/>
   <languageCode code="fr-FR"/>
+  <setId root="1.2.250.1.999.1.2" extension="{doc['id']}"/>
+  <versionNumber value="1"/>
   <recordTarget><patientRole>
     <id root="{OID_INS_NIR}" extension="{ins}"/>
-    <patient><name><given>{esc(name['given'][0])}</given><family qualifier="BR">{esc(name['family'])}</family></name>
+    <addr><houseNumber>{number}</houseNumber><streetName>{esc(street)}</streetName><postalCode>{addr['postalCode']}</postalCode><city>{esc(addr['city'])}</city></addr>
+    <patient classCode="PSN"><name><family qualifier="BR">{family}</family><given>{given}</given><given qualifier="BR">{given}</given></name>
       <administrativeGenderCode code="{gender}" codeSystem="2.16.840.1.113883.5.1"/>
-      <birthTime value="{birth}"/></patient>
+      <birthTime value="{birth}"/>
+      <birthplace><place><addr><county>{place_code}</county><city>{esc(place_city)}</city></addr></place></birthplace></patient>
   </patientRole></recordTarget>
-  <author><time value="{when}"/><assignedAuthor>
-    <id root="1.2.250.1.71.4.2.1" extension="8{rpps}"/>
-    <assignedPerson><name><given>{esc(author['name'][0]['given'][0])}</given><family>{esc(author['name'][0]['family'])}</family></name></assignedPerson>
-  </assignedAuthor></author>
+  <author><time value="{when}"/><assignedAuthor>{entity}{org.format(sic="")}</assignedAuthor></author>
   <custodian><assignedCustodian><representedCustodianOrganization>
     <id root="1.2.250.1.71.4.2.2" extension="1690000000"/><name>Cabinet médical démo</name>
+    <telecom value="tel:0478000000" use="WP"/>
+    {CABINET_ADDR}
   </representedCustodianOrganization></assignedCustodian></custodian>
+  <legalAuthenticator><time value="{when}"/><signatureCode code="S"/><assignedEntity>{entity}{org.format(sic=sic)}</assignedEntity></legalAuthenticator>
+  <documentationOf><serviceEvent>
+    <code code="GLQP012" displayName="Consultation" codeSystem="1.2.250.1.213.2.5"/>
+    <effectiveTime><low value="{when}"/></effectiveTime>
+    <performer typeCode="PRF"><assignedEntity>{entity}{org.format(sic=sic)}</assignedEntity></performer>
+  </serviceEvent></documentationOf>
+  <componentOf><encompassingEncounter>
+    <effectiveTime><low value="{when}"/></effectiveTime>
+    <location><healthCareFacility><code code="SA07" codeSystem="1.2.250.1.71.4.2.4" displayName="Cabinet individuel"/></healthCareFacility></location>
+  </encompassingEncounter></componentOf>
   <component><structuredBody><component><section>
-    <code code="29545-1" codeSystem="2.16.840.1.113883.6.1" displayName="Examen physique"/>
+    <code code="29545-1" codeSystem="2.16.840.1.113883.6.1" codeSystemName="LOINC" displayName="Examen physique"/>
     <title>Synthèse</title>
     <text><paragraph>{esc(text)}</paragraph></text>
   </section></component></structuredBody></component>

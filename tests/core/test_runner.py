@@ -1,0 +1,109 @@
+"""The runner as users see it: one broken check never takes the run down; order is deterministic."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import toy_plugin
+from core_support import toy_audit, toy_profile
+from harness import scorecard
+from harness.plugins import PluginHost
+from harness.session import AuditOptions, Session
+
+
+@pytest.fixture(autouse=True)
+def release_hung_checks():
+    toy_plugin.RELEASE_HANG.clear()
+    yield
+    toy_plugin.RELEASE_HANG.set()  # let abandoned worker threads finish
+
+
+def by_item(card, check_id="toy.content"):
+    return {r["item_id"]: r for r in card["results"] if r["check_id"] == check_id}
+
+
+def test_crash_hang_and_bad_return_become_errors_and_the_rest_stands(tmp_path):
+    files = {"1-ok.txt": "OK", "2-fail.txt": "FAIL", "3-crash.txt": "CRASH", "4-hang.txt": "HANG",
+             "5-bad.txt": "BADRETURN", "6-skip.txt": "SKIP", "7-na.txt": "NA"}
+    card = toy_audit(toy_profile(tmp_path, files), timeout=0.5, jobs=4)
+    results = by_item(card)
+    assert {k: v["status"] for k, v in results.items()} == {
+        "1-ok.txt": "pass", "2-fail.txt": "fail", "3-crash.txt": "error", "4-hang.txt": "error",
+        "5-bad.txt": "error", "6-skip.txt": "skipped", "7-na.txt": "not_applicable"}
+    assert "RuntimeError: toy crash on 3-crash.txt" in results["3-crash.txt"]["findings"][0]["message"]
+    assert "Traceback" in results["3-crash.txt"]["error"] and "toy_plugin.py" in results["3-crash.txt"]["error"]
+    assert results["4-hang.txt"]["findings"][0]["message"] == "check timed out after 0.5s"
+    assert "returned str, not findings" in results["5-bad.txt"]["findings"][0]["message"]
+    # the other check on the same items is untouched
+    assert {r["status"] for r in by_item(card, "toy.size").values()} == {"pass"}
+    # errors are inconclusive: never scored as fail, they lower coverage
+    family = card["scores"]["families"]["toy"]
+    assert family["counts"]["error"] == 3
+    assert 0 < family["coverage"] < 1
+
+
+def test_fail_carries_evidence_with_file_line_and_hash(tmp_path):
+    card = toy_audit(toy_profile(tmp_path, {"a.txt": "FAIL here"}))
+    finding = by_item(card)["a.txt"]["findings"][0]
+    evidence = finding["evidence"][0]
+    assert evidence["kind"] == "file" and evidence["line"] == 1
+    assert evidence["artefact"].endswith("a.txt")
+    assert len(evidence["sha256"]) == 64
+    assert finding["requirement_ids"] == ["TOY-1"] and finding["severity"] == "high"
+
+
+def test_results_are_sorted_and_identical_across_runs_and_job_counts(tmp_path):
+    files = {f"{n:02d}.txt": ("OK" if n % 3 else "FAIL") for n in range(30)}
+    profile = toy_profile(tmp_path, files)
+    one = scorecard.stable_view(toy_audit(profile, jobs=1))
+    many = scorecard.stable_view(toy_audit(profile, jobs=8))
+    assert json.dumps(one, sort_keys=True) == json.dumps(many, sort_keys=True)
+    ids = [(r["check_id"], r["item_id"]) for r in one["results"]]
+    assert ids == sorted(ids)
+
+
+def test_target_that_cannot_be_built_errors_only_its_checks(tmp_path):
+    profile = toy_profile(tmp_path, {"a.txt": "OK"})
+    (tmp_path / "files" / "a.txt").unlink()
+    (tmp_path / "files").rmdir()
+    (tmp_path / "files").write_text("a file where a folder was expected")
+    card = toy_audit(profile)
+    assert len(card["results"]) == 2
+    for result in card["results"]:
+        assert result["status"] == "error"
+        assert result["item_id"] == "-"
+        assert result["findings"][0]["message"] == "target 'toy' unavailable: files is not a folder"
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_the_run_goes_on(tmp_path, monkeypatch):
+    broken = tmp_path / "broken_plugin.py"
+    broken.write_text("raise ImportError('this plugin is broken on purpose')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    host = PluginHost(autoload=False, extra=("toy_plugin", "broken_plugin"))
+    card = Session(toy_profile(tmp_path, {"a.txt": "OK"}), host=host).run()
+    plugins = {p["name"]: p for p in card["plugins"]}
+    assert plugins["broken_plugin"]["status"] == "error"
+    assert "this plugin is broken on purpose" in plugins["broken_plugin"]["error"]
+    assert plugins["toy_plugin"]["status"] == "loaded"
+    assert by_item(card)["a.txt"]["status"] == "pass"
+
+
+def test_disabling_a_plugin_from_the_profile(tmp_path):
+    profile = toy_profile(tmp_path, {"a.txt": "OK"})
+    profile.write_text('[harness]\ndisable_plugins = ["contracts"]\n\n' + profile.read_text())
+    session = Session(profile, AuditOptions(plugins=("toy_plugin",)))
+    card = session.run()
+    plugins = {p["name"]: p["status"] for p in card["plugins"]}
+    assert plugins["contracts"] == "disabled"
+    assert not any(c["family"] == "contracts" for c in card["checks"])
+
+
+def test_checks_without_a_target_section_are_not_applicable(tmp_path):
+    session = Session(toy_profile(tmp_path, {"a.txt": "OK"}), AuditOptions(plugins=("toy_plugin",)))
+    card = session.run()
+    others = [r for r in card["results"] if not r["check_id"].startswith("toy.")]
+    assert others, "the built-in families are loaded"
+    assert {r["status"] for r in others} == {"not_applicable"}
+    assert card["scores"]["overall"]["score"] == 10.0  # not_applicable never lowers a score
