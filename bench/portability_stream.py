@@ -137,6 +137,19 @@ def cpu_now() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS: ``VmHWM`` where Linux gives it, since ``ru_maxrss`` survives ``exec``
+    and would report the (larger) parent's peak for a freshly spawned measurement process."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def floor_json_loads(out: Path) -> dict:
     import orjson
 
@@ -195,7 +208,7 @@ def _measure(out: Path, workers: int) -> None:
         "bad_lines": sum(s.bad_lines for s in source.scans.values()),
         "problems": dict(problems),
         "references": source.refs_total,
-        "rss_self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_self_mb": peak_rss_mb(),
         "rss_children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "validator": source.validator_state,
     }))

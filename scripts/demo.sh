@@ -12,6 +12,9 @@ set +e
 .venv/bin/harness demo --vendor "$variant" -o "out/demo-$variant" "$@"
 rc=$?
 set -e
+if [ "$rc" -le 1 ]; then
+    .venv/bin/harness validate-scorecard "out/demo-$variant/scorecard.json"
+fi
 echo "demo.sh: scorecard and report in out/demo-$variant/ (harness exit code $rc)"
 # Exit 1 only means the demo vendor has failing checks (demo-poor always does).
 if [ "$rc" -le 1 ]; then exit 0; fi

@@ -31,4 +31,10 @@ fi
 extras=""
 if [ "${1:-}" = "test" ]; then extras="[test]"; fi
 echo "setup: installing the harness$extras with constraints.txt"
-.venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".$extras"
+mkdir -p out
+if ! .venv/bin/python -m pip install --disable-pip-version-check -c constraints.txt -e ".$extras" \
+        > out/pip-install.log 2>&1; then
+    tail -50 out/pip-install.log >&2
+    echo "setup: pip install failed (full log: out/pip-install.log)" >&2
+    exit 1
+fi

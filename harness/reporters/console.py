@@ -19,6 +19,10 @@ STATUS_STYLE = {
 STATUS_ORDER = ["pass", "fail", "warn", "review", "error", "skipped", "not_applicable"]
 
 
+# Short headers so that the table fits 80 columns (CI logs are not terminals).
+STATUS_HEADER = {"review": "rev.", "error": "err.", "skipped": "skip", "not_applicable": "n/a"}
+
+
 def _fmt(value: float | None, pct: bool = False) -> str:
     if value is None:
         return "–"
@@ -28,11 +32,12 @@ def _fmt(value: float | None, pct: bool = False) -> str:
 def summary_table(card: dict[str, Any]) -> Table:
     subject = card["subject"]
     table = Table(title=f"{subject['vendor']} — {subject['product']} {subject.get('version', '')}".strip())
-    table.add_column("family")
-    table.add_column("score /10", justify="right")
-    table.add_column("coverage", justify="right")
+    table.caption = "scores 0–10; cov. = share of conclusive results; peers are shown beside, never scored"
+    table.add_column("family", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("cov.", justify="right", no_wrap=True)
     for status in STATUS_ORDER:
-        table.add_column(status, justify="right", style=STATUS_STYLE[status])
+        table.add_column(STATUS_HEADER.get(status, status), justify="right", style=STATUS_STYLE[status])
     for name, fam in sorted(card["scores"]["families"].items()):
         score = _fmt(fam["score"]) if fam["scored"] else "beside"
         table.add_row(name, score, _fmt(fam["coverage"], True),

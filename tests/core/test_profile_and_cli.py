@@ -85,6 +85,8 @@ def test_exit_codes(tmp_path):
     assert run(str(ok), "-o", str(tmp_path / "o1"), "--family", "toy").returncode == EXIT_OK
     failing = run(str(bad), "-o", str(tmp_path / "o2"), "--family", "toy")
     assert failing.returncode == EXIT_FAILURES
+    shown = failing.stdout + failing.stderr
+    assert "Toy Vendor — ToyCabinet 1.0" in shown and "│ toy " in shown and "│ overall " in shown  # summary table
     # the failing check is high severity: --fail-on critical lets it through
     assert run(str(bad), "-o", str(tmp_path / "o3"), "--family", "toy", "--fail-on", "critical").returncode == EXIT_OK
     missing = run(str(tmp_path / "nope.toml"), "-o", str(tmp_path / "o4"))

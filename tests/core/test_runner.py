@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 
 import toy_plugin
-from core_support import toy_audit, toy_profile
-from harness import scorecard
+from core_support import HARNESS, subprocess_env, toy_audit, toy_profile
+from harness import hookimpl, scorecard
 from harness.plugins import PluginHost
+from harness.registry import Registry, RegistryError
 from harness.session import AuditOptions, Session
 
 
@@ -107,3 +110,32 @@ def test_checks_without_a_target_section_are_not_applicable(tmp_path):
     assert others, "the built-in families are loaded"
     assert {r["status"] for r in others} == {"not_applicable"}
     assert card["scores"]["overall"]["score"] == 10.0  # not_applicable never lowers a score
+
+
+class Impostor:
+    """A second plugin claiming the toy check id."""
+
+    @hookimpl
+    def harness_register_checks(self):
+        return [toy_plugin.toy_content]
+
+
+def test_two_plugins_registering_one_check_id_is_a_clear_error(tmp_path):
+    host = PluginHost(autoload=False, extra=("toy_plugin",))
+    host.register(Impostor(), "impostor")
+    with pytest.raises(RegistryError) as info:
+        Registry.build(host.pm)
+    message = str(info.value)
+    assert "toy.content" in message and "toy_plugin" in message and "impostor" in message
+
+
+def test_harness_plugins_json_shows_an_import_error(tmp_path):
+    (tmp_path / "broken_plugin.py").write_text("import no_such_module_anywhere\n")
+    env = subprocess_env(HARNESS_PLUGINS="broken_plugin,toy_plugin")
+    env["PYTHONPATH"] += os.pathsep + str(tmp_path)
+    listed = subprocess.run([*HARNESS, "plugins", "--json"], capture_output=True, text=True, env=env, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    plugins = {p["name"]: p for p in json.loads(listed.stdout)}
+    assert plugins["broken_plugin"]["status"] == "error"
+    assert "No module named 'no_such_module_anywhere'" in plugins["broken_plugin"]["error"]
+    assert plugins["toy_plugin"]["status"] == "loaded" and plugins["dmp"]["status"] == "loaded"

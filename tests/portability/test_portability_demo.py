@@ -127,6 +127,20 @@ def test_other_poor_defects(poor):
     assert findings(poor, "portability.bulk.manifest", "system", "portability.bulk.manifest_requires_access_token")
 
 
+def test_cda_documents_are_handed_to_the_dmp_validators(poor, good):
+    """Issue 7: CDA documents inside the export go through the dmp family's validators when it is installed."""
+    pytest.importorskip("harness_plugins.dmp.api")
+    for source in ("archive", "bulk"):
+        (ok,) = findings(good, "portability.documents.cda", source, "portability.cda.ok")
+        assert ok["message"] == ("24 of 24 CDA documents are well-formed CDA R2 with a valid header and pass the "
+                                 "dmp family's CI-SIS validators")
+        dmp = [f for f in findings(poor, "portability.documents.cda", source) if "DMP validation" in f["message"]]
+        assert [f["message"].split(":", 1)[0] for f in dmp] == ["Binary/bin-0003"], [f["message"] for f in dmp]
+        assert "legalAuthenticator" in dmp[0]["message"] and dmp[0]["status"] == "fail"
+        assert dmp[0]["requirement_ids"][0] == "HL7-CDA-R2:clinical-document"
+        assert dmp[0]["evidence"][0]["artefact"].endswith("Binary.ndjson") and dmp[0]["evidence"][0]["line"] == 3
+
+
 def test_no_patient_identifier_reaches_the_scorecard(poor, good):
     ds = demo_data.Dataset()
     ins_values = [i["value"] for p in ds.by_type["Patient"] for i in p["identifier"] if i["system"].endswith("4.8")]

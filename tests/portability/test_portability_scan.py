@@ -169,6 +169,25 @@ def test_validator_findings_are_reported(tmp_path):
     assert any(sev == "error" for sev, _ in report.issue_counts)
 
 
+def test_fr_core_claims_and_ins_keys_are_validated(tmp_path):
+    """Issue 7: R4 + FR Core where claimed: a resource is held to the FR Core profile its meta.profile names,
+    and an INS-NIR's key is checked; each problem is reported on its own line."""
+    fr = "http://hl7.fr/ig/fhir/core/StructureDefinition/"
+    wrong_claim = dict(PATIENT, id="p2", meta={"profile": [fr + "fr-core-organization"]})
+    bad_key = dict(PATIENT, id="p3", identifier=[dict(PATIENT["identifier"][0], value="270037512345600")])
+    path = tmp_path / "Patient.ndjson"
+    path.write_bytes(line(PATIENT) + line(wrong_claim) + line(bad_key))
+    (tmp_path / "spill").mkdir()
+    report = scan_task(Task(index=0, path=str(path), name="Patient.ndjson", spill_dir=str(tmp_path / "spill"),
+                            partitions=1, options=ScanOptions(), expected_type="Patient"))
+    if report.validator != "ok":
+        pytest.skip(report.validator)
+    assert codes(report).get("invalid") == [2, 3], [(p.line, p.message) for p in report.problems]
+    messages = {p.line: p.message for p in report.problems if p.code == "invalid"}
+    assert "Organization" in messages[2] and "identifier" in messages[3]
+    assert report.resources == 3 and report.bad_lines == 2
+
+
 def test_binary_documents_are_extracted_to_the_spill_folder(tmp_path):
     import base64
 

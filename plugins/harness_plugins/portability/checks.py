@@ -424,7 +424,8 @@ def documents_cda(target, source: SourceAnalysis):
             bad = bad or status == "fail"
             reported.append(Finding(Status(status), f"{doc.name}: DMP validation: {result.get('message')}",
                                     message_id=result.get("message_id") or f"portability.cda.dmp_{status}",
-                                    evidence=[ev], requirement_ids=tuple(result.get("requirement_ids") or ())))
+                                    evidence=[ev],
+                                    requirement_ids=(R.CDA, *(result.get("requirement_ids") or ()))))
         validated += doc.dmp is not None and not any(str(r.get("status")) == "skipped" for r in doc.dmp)
         total += len(reported)
         findings.extend(reported[:MAX_DMP_PER_DOCUMENT])

@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import random
+import re
 import struct
 import sys
 import tarfile
@@ -76,6 +77,7 @@ POOR_DEFECTS = {
     "attachment_mismatch": "one Binary altered after hashing, one DocumentReference pointing to a missing Binary",
     "pdf_not_pdfa": "every PDF lacks its PDF/A identification",
     "broken_cda": "one CDA document truncated",
+    "cda_without_legal_authenticator": "one well-formed CDA document without its CI-SIS legalAuthenticator",
     "symlink_member": "documents/dernier.pdf -> /srv/vieuxcabinet/docs/last.pdf",
 }
 
@@ -683,6 +685,14 @@ def poor_files(ds: Dataset) -> dict[str, bytes]:
     doc = docs[f"Binary/{broken['id']}"]
     doc["content"][0]["attachment"]["size"] = len(raw) // 2
     doc["content"][0]["attachment"]["hash"] = sha1_b64(raw[: len(raw) // 2])
+    # Well-formed, but without the legal authenticator the CI-SIS header requires: for the dmp validators.
+    bare = [b for b in binaries if b["contentType"] == "application/xml"][1]
+    raw = base64.b64decode(bare["data"])
+    raw = re.sub(rb"<legalAuthenticator>.*?</legalAuthenticator>\n  ", b"", raw, flags=re.S)
+    bare["data"] = base64.b64encode(raw).decode("ascii")
+    doc = docs[f"Binary/{bare['id']}"]
+    doc["content"][0]["attachment"]["size"] = len(raw)
+    doc["content"][0]["attachment"]["hash"] = sha1_b64(raw)
     files = {f"fhir/{rtype}.ndjson": ndjson(items) for rtype, items in by_type.items()}
     obs = files["fhir/Observation.ndjson"]
     last_start = obs.rstrip(b"\n").rfind(b"\n") + 1
