@@ -280,7 +280,9 @@ def checks_markdown(registry: Registry) -> str:
 @click.option("-p", "plugin_args", multiple=True, metavar="NAME", help="Load or disable ('no:NAME') a plugin.")
 def plugins_cmd(as_json: bool, plugin_args: tuple[str, ...]) -> None:
     """List plugins with their versions, hooks and load errors."""
-    infos = _host(plugin_args).describe()
+    host = _host(plugin_args)
+    host.record_errors(Registry.build(host.pm).errors)
+    infos = host.describe()
     if as_json:
         click.echo(json.dumps(infos, indent=2))
         return

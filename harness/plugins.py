@@ -103,6 +103,13 @@ class PluginHost:
         hooks = [h.name for h in self.pm.get_hookcallers(obj) or []]
         self.infos.append(PluginInfo(name, getattr(obj, "__name__", type(obj).__name__), getattr(obj, "__version__", None), None, "loaded", hooks=hooks))
 
+    def record_errors(self, errors: dict[str, str]) -> None:
+        """Mark plugins that loaded but broke later (e.g. while registering) as ``error``."""
+        for info in self.infos:
+            if info.name in errors:
+                info.status = "error"
+                info.error = errors[info.name]
+
     @property
     def hook(self):
         return self.pm.hook

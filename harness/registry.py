@@ -46,13 +46,24 @@ class Reporter:
     plugin: str | None = field(default=None, compare=False)
 
 
-def _flatten(pm, hook_name: str) -> list[tuple[str, Any]]:
-    """Call a registration hook and pair each returned object with its plugin name."""
+def _flatten(pm, hook_name: str, errors: dict[str, str]) -> list[tuple[str, Any]]:
+    """Call a registration hook and pair each returned object with its plugin name.
+
+    A plugin whose registration raises is recorded in ``errors`` (plugin name ->
+    reason) and contributes nothing; the other plugins are unaffected.
+    """
+    import traceback
+
     caller = getattr(pm.hook, hook_name)
     out: list[tuple[str, Any]] = []
     for impl in caller.get_hookimpls():
-        returned = impl.function()
-        for obj in returned or ():
+        try:
+            returned = list(impl.function() or ())
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not take the harness down
+            reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            errors.setdefault(impl.plugin_name, f"{hook_name} failed: {reason}")
+            continue
+        for obj in returned:
             out.append((impl.plugin_name, obj))
     return out
 
@@ -63,11 +74,13 @@ class Registry:
     requirements: dict[str, Requirement]
     target_kinds: dict[str, TargetKind]
     reporters: dict[str, Reporter]
+    errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, pm) -> "Registry":
+        errors: dict[str, str] = {}
         checks: dict[str, Check] = {}
-        for plugin, chk in _flatten(pm, "harness_register_checks"):
+        for plugin, chk in _flatten(pm, "harness_register_checks", errors):
             if not isinstance(chk, Check):
                 raise RegistryError(f"plugin {plugin!r} registered {chk!r}, which is not a Check")
             if chk.id in checks:
@@ -77,10 +90,10 @@ class Registry:
             object.__setattr__(chk, "plugin", plugin)
             checks[chk.id] = chk
         requirements: dict[str, Requirement] = {}
-        for _plugin, req in _flatten(pm, "harness_register_requirements"):
+        for _plugin, req in _flatten(pm, "harness_register_requirements", errors):
             requirements.setdefault(req.id, req)
         kinds: dict[str, TargetKind] = {}
-        for plugin, kind in _flatten(pm, "harness_register_target_kinds"):
+        for plugin, kind in _flatten(pm, "harness_register_target_kinds", errors):
             if kind.name in kinds:
                 raise RegistryError(
                     f"target kind {kind.name!r} is registered by two plugins: {kinds[kind.name].plugin!r} and {plugin!r}"
@@ -88,7 +101,7 @@ class Registry:
             object.__setattr__(kind, "plugin", plugin)
             kinds[kind.name] = kind
         reporters: dict[str, Reporter] = {}
-        for plugin, rep in _flatten(pm, "harness_register_reporters"):
+        for plugin, rep in _flatten(pm, "harness_register_reporters", errors):
             object.__setattr__(rep, "plugin", plugin)
             reporters.setdefault(rep.name, rep)
         return cls(
@@ -96,4 +109,5 @@ class Registry:
             requirements=dict(sorted(requirements.items())),
             target_kinds=kinds,
             reporters=reporters,
+            errors=errors,
         )

@@ -70,6 +70,7 @@ class Session:
             )
         self.host = host
         self.registry = Registry.build(host.pm)
+        host.record_errors(self.registry.errors)
         self.profile: Profile = load_profile(path, self.registry.target_kinds, self.options.variables)
         policy_path = self.options.policy
         if policy_path is None and "policy" in self.profile.harness:

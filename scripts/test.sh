@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 export HARNESS_FAIL_ON_SKIP=1
+# Tests run the `harness` and `pytest` commands as users do: from the venv.
+export PATH="$PWD/.venv/bin:$PATH"
 mkdir -p test-artifacts
 set +e
 .venv/bin/python -m pytest -p no:cacheprovider --junitxml=test-artifacts/junit.xml "$@"

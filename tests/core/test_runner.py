@@ -139,3 +139,22 @@ def test_harness_plugins_json_shows_an_import_error(tmp_path):
     assert plugins["broken_plugin"]["status"] == "error"
     assert "No module named 'no_such_module_anywhere'" in plugins["broken_plugin"]["error"]
     assert plugins["toy_plugin"]["status"] == "loaded" and plugins["dmp"]["status"] == "loaded"
+
+
+class BrokenRegistration:
+    """Imports fine, then raises while registering its checks (e.g. a corrupt rule file)."""
+
+    @hookimpl
+    def harness_register_checks(self):
+        raise ValueError("rule file broken.toml: unescaped backslash at line 54")
+
+
+def test_a_plugin_that_fails_to_register_is_an_error_and_the_others_run(tmp_path):
+    host = PluginHost(autoload=False, extra=("toy_plugin",))
+    host.register(BrokenRegistration(), "broken-rules")
+    card = Session(toy_profile(tmp_path, {"a.txt": "OK"}), host=host).run()
+    plugins = {p["name"]: p for p in card["plugins"]}
+    assert plugins["broken-rules"]["status"] == "error"
+    assert plugins["broken-rules"]["error"] == ("harness_register_checks failed: "
+                                               "ValueError: rule file broken.toml: unescaped backslash at line 54")
+    assert by_item(card)["a.txt"]["status"] == "pass"

@@ -33,6 +33,7 @@ POOR_DEFECTS = {
                                   "interop.include.ignored", "fail"),
     "wrong content type": ("interop.format.content_type", "-", "interop.format.wrong_content_type", "fail"),
     "500 on unsupported Accept": ("interop.format.accept", "-", "interop.accept.server_error", "fail"),
+    "no Accept header refused": ("interop.format.accept", "-", "interop.accept.missing_refused", "warn"),
     "500 on unsupported body": ("interop.format.unsupported_body", "-", "interop.content_type.server_error", "fail"),
     "200 with an HTML error page": ("interop.errors.not_found", "-", "interop.http.html_200", "fail"),
     "missing OperationOutcome": ("interop.errors.not_found", "-", "interop.errors.no_operation_outcome", "warn"),
@@ -62,7 +63,9 @@ def test_demo_good_passes_every_interop_check(good_card):
            if r["check_id"].startswith("interop.") and r["status"] not in ("pass", "not_applicable")]
     assert not bad, bad
     ran = {r["check_id"] for r in good_card["results"] if r["status"] == "pass"}
-    assert ran >= set(INTEROP_IDS) - {"interop.transport.tls"}  # loopback demo: TLS not applicable
+    assert ran == set(INTEROP_IDS)
+    messages = {f.get("message_id") for r in good_card["results"] for f in r["findings"]}
+    assert {"interop.tls.loopback", "interop.accept.missing_ok"} <= messages
     assert good_card["scores"]["families"]["interop"]["score"] == 10.0
 
 
@@ -84,7 +87,8 @@ def test_each_poor_defect_is_found_with_http_evidence(poor_card, defect):
 
 
 def test_every_interop_check_reports_a_problem_on_demo_poor(poor_card):
-    """Every check but TLS (loopback: see test_interop_tls for its failing fixture)."""
+    """Every check but TLS (the demo is on loopback: its fixture pair is under
+    tests/fixtures/checks/interop.transport.tls, certificates in test_interop_tls)."""
     quiet = []
     for check_id in INTEROP_IDS:
         statuses = {r["status"] for r in results_of(poor_card, check_id)}

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socket
 import ssl
 from pathlib import Path
 
+import pytest
 from interop_hostile import HostileServer, capability
 
+from harness import TargetError
 from harness.testing import run_check
 from harness_plugins.interop.checks import capability_statement, transport_tls
 
@@ -78,7 +81,29 @@ def test_plain_http_off_loopback_fails(make_target, monkeypatch):
     assert result.findings[0].message_id == "interop.tls.plain_http"
 
 
-def test_plain_http_on_loopback_is_not_applicable(make_target):
+def test_plain_http_on_loopback_passes(make_target):
     with HostileServer(capability()) as server:
         (result,) = run_check(transport_tls, make_target(server.url + "/fhir"))
-    assert result.status.value == "not_applicable"
+    assert result.status.value == "pass"
+    assert result.findings[0].message_id == "interop.tls.loopback"
+
+
+def test_unreachable_plain_http_host_fails_tls_and_errors_the_rest(make_target):
+    """The declared URL alone says patient data would travel in clear; nothing else can be judged."""
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): never routed, so the connection fails (refused or timed out)
+    target = make_target("http://192.0.2.1/fhir", connect_timeout=0.5, request_timeout=1.0, max_retries=0)
+    assert target.unreachable and "failed" in target.unreachable
+    (tls,) = run_check(transport_tls, target)
+    (cap,) = run_check(capability_statement, target)
+    assert tls.status.value == "fail" and tls.findings[0].message_id == "interop.tls.plain_http"
+    assert cap.status.value == "error" and "192.0.2.1" in cap.findings[0].message
+
+
+def test_unreachable_endpoint_is_an_error_for_the_whole_target(make_target):
+    """Nothing listens there: no verdict at all, TLS included (a loopback URL says nothing about TLS)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for scheme in ("http", "https"):
+        with pytest.raises(TargetError, match="failed"):
+            make_target(f"{scheme}://127.0.0.1:{port}/fhir", max_retries=0)

@@ -232,5 +232,7 @@ def test_gzipped_ndjson_is_read_and_a_gzip_bomb_stopped(tmp_path):
     (folder / "fhir" / "Patient.ndjson.gz").write_bytes(gzip.compress(bomb_line * 40_000))
     source = analyze_folder(tmp_path, folder, options=ScanOptions(validate=False, max_gzip_ratio=5))
     assert source.scans["fhir/Observation.ndjson.gz"].resources == 3
+    stored = (folder / "fhir" / "Observation.ndjson.gz").read_bytes()
+    assert source.sha("fhir/Observation.ndjson.gz") == __import__("hashlib").sha256(stored).hexdigest()
     bomb = source.scans["fhir/Patient.ndjson.gz"]
     assert bomb.problem_counts["gzip_bomb"] == 1 and bomb.lines < 40_000

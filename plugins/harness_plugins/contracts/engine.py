@@ -114,6 +114,11 @@ def _party_words(language: Language, aliases: tuple[str, ...]) -> re.Pattern[str
 _RESTRICTIVE_NE = re.compile(r"\bn(?:e |')(?:(?!pas\b|plus\b|jamais\b|aucun)\S+ ){0,5}?qu(?:e\b|')")
 
 
+#: A "sans …" closed by a comma is a circumstance of what follows, not its negation
+#: ("de plein droit et sans formalité préalable, couper l'accès").
+_SANS_CLOSED = re.compile(r"\bsans\b[^,;:]*,")
+
+
 class Analysis:
     """A document prepared for the rules: clauses, sentences, numbers, parties."""
 
@@ -334,7 +339,7 @@ class Analysis:
         sent_start, sent_end = self.sentence_at(start)
         lang = self.language
         prefix = self.folded[sent_start:start]
-        before = _RESTRICTIVE_NE.sub(" ", _EXPLETIVE_NE.sub(r"\1", prefix[-160:]))
+        before = _SANS_CLOSED.sub(" ", _RESTRICTIVE_NE.sub(" ", _EXPLETIVE_NE.sub(r"\1", prefix[-160:])))
         words = before.split()
         window = " ".join(words[-lang.negation_words:]) if words else ""
         if window and lang.negation_before.search(" " + window + " "):

@@ -410,9 +410,19 @@ class Validator:
                     svrl, failure = None, str(exc)
             stage.seconds = time.perf_counter() - t0
             if failure is not None:
-                stage.status = "error"
-                stage.reason = _defect(failure) if looks_like_pack_defect(failure) else \
-                    f"the schematron engine stopped on this document: {failure[:400]}"
+                if looks_like_pack_defect(failure):
+                    stage.status, stage.reason = "error", _defect(failure)
+                elif report.stage("xsd").status == "fail":
+                    # The official engine stops on such a document too (no SVRL). Its structure is
+                    # already invalid against the CDA XSD, so the failure is the document's, not ours.
+                    stage.status = "fail"
+                    stage.issues = [Issue("fail", f"the {entry.stem} schematron cannot evaluate this XSD-invalid "
+                                                  f"document (the official engine stops too): {failure[:300]}",
+                                          f"CI-SIS:{entry.stem}:not-evaluable", details={"engine_error": True})]
+                    stage.counts = {"fail": 1}
+                else:
+                    stage.status = "error"
+                    stage.reason = f"the schematron engine stopped on this document: {failure[:400]}"
                 continue
             issues, counts = parse_svrl(svrl, entry.stem, self.index(entry), lines.line)
             stage.issues, stage.counts = issues, counts

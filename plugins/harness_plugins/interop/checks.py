@@ -368,9 +368,11 @@ def resources_identifiers(target: FhirTarget, rtype: str):
     target="fhir",
 )
 def transport_tls(target: FhirTarget, _item):
-    """An https base URL whose certificate verifies passes; a certificate that does not
-    verify or plain HTTP (other than on loopback) fails; ``verify_tls = false`` is a warning."""
-    return target.probes.tls()
+    """Patient data must not travel in clear: an https base URL whose certificate verifies
+    passes; a certificate that does not verify, or plain HTTP off loopback, fails (decided
+    from the declared URL even when the host cannot be reached); ``verify_tls = false`` is
+    a warning. Plain HTTP on loopback passes: nothing leaves the machine."""
+    return target.transport_probe()
 
 
 ALL = [capability_statement, capability_declared, format_content_type, format_param, format_accept,

@@ -40,7 +40,7 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DEFAULTS: dict[str, dict[str, Any]] = {
     "server": {"latency_ms": 0, "default_count": 10, "max_count": 100},
     "content": {"resource_content_type": FHIR_JSON, "format_param": True, "unsupported_accept": "406",
-                "unsupported_body": "415"},
+                "unsupported_body": "415", "missing_accept": "json"},
     "read": {"etag": True, "last_modified": True, "broken": [], "vread": True, "history": "bundle"},
     "search": {"ignored_params": {}, "ignore_count": [], "paging": "correct", "total": "accurate", "include": True,
                "strict_handling": True, "post": True},
@@ -220,6 +220,8 @@ class FhirDemo:
                 return None
             return self.fhir(outcome("not-supported", f"_format {fmt!r} is not supported (JSON only)"), 406)
         accept = request.headers.get("accept", "").lower()
+        if not accept and self.b("content", "missing_accept") == "406":
+            return self.fhir(outcome("not-supported", "an Accept header is required"), 406)
         if not accept or any(t in accept for t in ("*/*", "application/*", "json")):
             return None
         mode = self.b("content", "unsupported_accept")

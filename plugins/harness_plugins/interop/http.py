@@ -330,6 +330,19 @@ class Stats:
     bytes: int = 0
 
 
+#: A request header naming (comma-separated) default headers to leave out of that request,
+#: e.g. ``{OMIT_HEADERS: "accept"}`` to send no Accept at all; it is never sent itself.
+OMIT_HEADERS = "X-Harness-Omit"
+
+
+def _omit_headers(request: httpx.Request) -> None:
+    """httpx merges client defaults into every request with no way to drop one; this hook can."""
+    names = request.headers.pop(OMIT_HEADERS, None)
+    for name in (names or "").split(","):
+        if name.strip():
+            request.headers.pop(name.strip(), None)
+
+
 class AuditClient:
     """Thread-safe bounded HTTP client bound to one declared origin."""
 
@@ -344,7 +357,7 @@ class AuditClient:
                                 write=policy.read_timeout, pool=policy.total_timeout)
         self.client = httpx.Client(transport=make_transport(ssl_context(verify, ca_bundle), policy.max_concurrency),
                                    headers=dict(default_headers or {}), timeout=timeout, follow_redirects=False,
-                                   trust_env=False)
+                                   trust_env=False, event_hooks={"request": [_omit_headers]})
         self.slots = threading.BoundedSemaphore(max(1, policy.max_concurrency))
         self.limiter = RateLimiter(policy.rate, burst=max(1, policy.max_concurrency))
         self.stats = Stats()
@@ -373,6 +386,8 @@ class AuditClient:
             except Exception as exc:  # noqa: BLE001 - every transport failure becomes a Reply
                 kind, message = classify_transport_error(exc)
                 sent = dict(self.client.headers) | dict(headers)
+                for name in sent.pop(OMIT_HEADERS, "").lower().split(","):
+                    sent = {k: v for k, v in sent.items() if k.lower() != name.strip()}
                 exchange = _failed_exchange(method, url, sent, message, start)
                 with self._lock:
                     self.stats.transport_errors += 1

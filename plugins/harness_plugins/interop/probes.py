@@ -28,7 +28,7 @@ from harness import Evidence, Finding, Status, errored, failed, not_applicable, 
 from harness_plugins._common.identifiers import check_finess, check_nir, check_rpps
 
 from . import requirements as R
-from .http import Reply, same_origin_allowed
+from .http import OMIT_HEADERS, Reply, same_origin_allowed
 from .searchparams import ParamDef, matches, negative_value, param_def, pick_value, ref_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -472,7 +472,27 @@ class Probes:
                 out.append(Finding(status, f"GET metadata with {what}: HTTP {reply.status} "
                                            f"{reply.media_type or 'no Content-Type'}, not {want}",
                                    message_id="interop.accept.generic", evidence=evidence_of(reply)))
+        out.extend(self._no_accept())
         return out
+
+    def _no_accept(self) -> list[Finding]:
+        """R4 http.html: with neither Accept nor ``_format`` the returned format "is undefined and
+        may vary" — so any FHIR format passes, refusing is only a warning, a crash or HTML with 200 fails."""
+        reply = self.t.get("metadata", headers={OMIT_HEADERS: "accept"})
+        what = "GET metadata with no Accept header"
+        problem = transport_problem(reply, what) or html_with_200(reply, what)
+        if problem:
+            return [problem]
+        evidence = evidence_of(reply)
+        if (reply.status or 0) >= 500:
+            return [failed(f"{what}: the server failed with HTTP {reply.status} ({_excerpt(reply)!r})",
+                           message_id="interop.accept.missing_server_error", evidence=evidence)]
+        if self._format_served(reply, "json") or self._format_served(reply, "xml"):
+            return [passed(f"{what}: HTTP 200 {reply.media_type} (the spec leaves the format to the server)",
+                           message_id="interop.accept.missing_ok", evidence=evidence)]
+        return [warned(f"{what}: HTTP {reply.status} {reply.media_type or 'no Content-Type'} — the spec lets "
+                       f"the server pick a format here, clients that send no Accept will break",
+                       message_id="interop.accept.missing_refused", evidence=evidence)]
 
     def content_type_415(self) -> list[Finding]:
         return self._memo("ct415", self._content_type_415)
@@ -1246,7 +1266,9 @@ class Probes:
                            evidence=evidence, requirement_ids=(R.SECURITY,))]
         if scheme == "http":
             if self.t.is_loopback():
-                return [not_applicable("plain HTTP on loopback (a local test endpoint)", message_id="interop.tls.loopback")]
+                return [passed("plain HTTP on loopback: the exchanges never leave this machine, so there is nothing "
+                               "for TLS to protect (a local test endpoint, never a vendor's production URL)",
+                               message_id="interop.tls.loopback", evidence=evidence)]
             return [failed(f"{self.t.base_url} is served over plain HTTP: patient data would travel unencrypted",
                            message_id="interop.tls.plain_http", evidence=evidence, requirement_ids=(R.SECURITY,),
                            severity="critical")]

@@ -191,10 +191,11 @@ class FhirTarget:
         self.memo = Memo()
         self.auth: NoAuth = NoAuth()
         self.auth = make_auth(auth_config, self.http, self.base_url, client_for=self._client_for)
+        self.unreachable: str | None = None
         self.capability = self._load_capability()
         from .probes import Probes
 
-        self.probes = Probes(self)
+        self._probes = Probes(self)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -208,10 +209,28 @@ class FhirTarget:
         return client
 
     def _load_capability(self) -> Capability:
+        """Fetch ``/metadata``; an unreachable endpoint is a :class:`TargetError` for every check but TLS.
+
+        A TLS failure, and plain HTTP off loopback, are verdicts of ``interop.transport.tls``
+        that need no working connection, so the target is still built for that one check."""
         reply = self.get("metadata")
-        if reply.error is not None and reply.error_kind != "tls":  # a TLS failure is a finding of its own
-            raise TargetError(f"GET {self.url('metadata')} failed: {reply.error}")
+        if reply.error is not None and reply.error_kind != "tls":
+            message = f"GET {self.url('metadata')} failed: {reply.error}"
+            if urlsplit(self.base_url).scheme != "http" or self.is_loopback():
+                raise TargetError(message)
+            self.unreachable = message
         return parse_capability(reply)
+
+    @property
+    def probes(self):
+        """The memoized probes; raises :class:`TargetError` when the endpoint could not be reached."""
+        if self.unreachable is not None:
+            raise TargetError(self.unreachable)
+        return self._probes
+
+    def transport_probe(self):
+        """The TLS verdict, which depends on the declared URL and the handshake only."""
+        return self._probes.tls()
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):

@@ -199,7 +199,8 @@ def _scan_resources(source: SourceAnalysis, work_dir: Path, settings: AnalysisSe
             for start, end, first_line in ranges:
                 tasks.append(Task(index=len(tasks), start=start, end=end, first_line=first_line, whole=False, **base))
         else:
-            tasks.append(Task(index=len(tasks), gz=gz, **base))
+            # Hash while reading, once; a .gz is hashed as stored (after the scan), not as inflated.
+            tasks.append(Task(index=len(tasks), gz=gz, whole=entry.sha256 is None and not gz, **base))
     task_progress = None
     if progress is not None and tasks:
         task_id = progress.add_task(f"validating {source.name} ({len(files)} files)", total=len(tasks))

@@ -273,3 +273,17 @@ def test_a_folder_of_many_documents_runs_in_bounded_memory(tmp_path):
     assert any(r["status"] == "fail" for r in results)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 3 * 1024 * 1024
     print(f"{count} documents in {elapsed:.1f}s")
+
+
+def test_a_document_that_stops_the_official_schematron_is_its_own_failure(validate):
+    """Two encompassingEncounter/effectiveTime make the StrucMin stylesheet raise XPTY0004 (Saxon Java does too):
+    the document is XSD-invalid, so the stage fails with the engine's reason instead of an inconclusive error."""
+    twice = b"<effectiveTime>\n        <low value=\"20240315103000+0100\"/>\n      </effectiveTime>"
+    assert twice in GOOD
+    report = validate(GOOD.replace(twice, twice + twice), name="twice.xml")
+    assert report.stage("xsd").status == "fail"
+    stage = report.stage("structuration_minimale")
+    assert stage.status == "fail"
+    [issue] = stage.issues
+    assert "XPTY0004" in issue.message and issue.requirement == "CI-SIS:ASIP-STRUCT-MIN-StrucMin:not-evaluable"
+    assert report.stage("modeles_contenus").status == "pass"
