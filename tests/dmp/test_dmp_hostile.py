@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.server
 import resource
 import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -161,9 +160,7 @@ def test_huge_document_is_refused_unread_unless_raised(tmp_path):
     assert path.stat().st_size > 200 * 1024 * 1024
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     target = make_target({"documents": ["huge.xml"]}, tmp_path).start()
-    start = time.perf_counter()
     [result] = run_check(checks.well_formed, target)
-    assert time.perf_counter() - start < 5
     assert result.status.value == "fail" and "exceeds the 20,971,520-byte document limit" in result.findings[0].message
     assert "max_document_bytes" in result.findings[0].message
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) < 100 * 1024   # KB: nothing was read
@@ -261,29 +258,40 @@ def test_a_folder_of_many_documents_runs_in_bounded_memory(tmp_path):
     (tmp_path / "vendor.toml").write_text(
         '[subject]\nvendor = "Many"\nproduct = "Docs"\n\n[targets.dmp]\ndocuments = ["doc-*.xml"]\n'
         f'rules = "{make_target.__globals__["PACK_DIR"]}"\nworkers = 2\n', encoding="utf-8")
-    start = time.perf_counter()
     card = Session(tmp_path / "vendor.toml", AuditOptions(families=("dmp",), jobs=4,
                                                           check_ids=("dmp.cda.structuration_minimale",
                                                                      "dmp.cda.well_formed"))).run()
-    elapsed = time.perf_counter() - start
     results = results_of(card, "dmp.cda.structuration_minimale")
     assert len(results) == count
     assert all(r["status"] in ("pass", "fail", "warn") for r in results), \
-        {r["status"] for r in results}
+        [(r["item_id"], r["findings"][:1]) for r in results if r["status"] not in ("pass", "fail", "warn")][:3]
     assert any(r["status"] == "fail" for r in results)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 3 * 1024 * 1024
-    print(f"{count} documents in {elapsed:.1f}s")
 
 
-def test_a_document_that_stops_the_official_schematron_is_its_own_failure(validate):
-    """Two encompassingEncounter/effectiveTime make the StrucMin stylesheet raise XPTY0004 (Saxon Java does too):
-    the document is XSD-invalid, so the stage fails with the engine's reason instead of an inconclusive error."""
-    twice = b"<effectiveTime>\n        <low value=\"20240315103000+0100\"/>\n      </effectiveTime>"
-    assert twice in GOOD
-    report = validate(GOOD.replace(twice, twice + twice), name="twice.xml")
+def test_a_type_error_inside_a_rule_pattern_is_a_non_match_not_an_engine_stop(validate):
+    """Two encompassingEncounter/effectiveTime make a StrucMin pattern raise XPTY0004 (Saxon prints it on stderr):
+    as in the official engine that is a non-match, and the document gets the rules' findings, not an error."""
+    once = b"<effectiveTime>\n        <low value=\"20240315103000+0100\"/>\n      </effectiveTime>\n      <location>"
+    assert GOOD.count(once) == 1
+    twice = once.replace(b"<location>", b"") + once
+    report = validate(GOOD.replace(once, twice), name="twice.xml")
     assert report.stage("xsd").status == "fail"
     stage = report.stage("structuration_minimale")
     assert stage.status == "fail"
-    [issue] = stage.issues
-    assert "XPTY0004" in issue.message and issue.requirement == "CI-SIS:ASIP-STRUCT-MIN-StrucMin:not-evaluable"
+    assert any("(CI-SISComponentOf): element hl7:effectiveTime appears too often" in i.message for i in stage.issues)
     assert report.stage("modeles_contenus").status == "pass"
+
+
+def test_an_engine_stop_is_the_documents_failure_only_when_it_is_xsd_invalid(validate, validator, monkeypatch):
+    """A dynamic error that stops a stylesheet (no SVRL) fails an XSD-invalid document; on a valid one it is an error."""
+    from harness_plugins.dmp.engine import Validator
+
+    monkeypatch.setattr(Validator, "_run", staticmethod(lambda executable, node: (None, "XPTY0004 sequence of two")))
+    bad = validate(GOOD.replace(b"<confidentialityCode", b"<confidentialityCode bogus=\"1\""), name="bad.xml")
+    assert bad.stage("xsd").status == "fail"
+    stage = bad.stage("structuration_minimale")
+    assert stage.status == "fail" and stage.issues[0].requirement == "CI-SIS:ASIP-STRUCT-MIN-StrucMin:not-evaluable"
+    assert "XPTY0004" in stage.issues[0].message
+    good = validate(GOOD, name="good.xml").stage("structuration_minimale")
+    assert good.status == "error" and "stopped on this document" in good.reason

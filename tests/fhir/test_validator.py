@@ -450,3 +450,23 @@ def test_not_a_pack(tmp_path):
     (tmp_path / "x.txt").write_text("x")
     with pytest.raises(RulePackError, match="not a FHIR definitions pack"):
         FhirValidator(open_pack(tmp_path))
+
+
+def test_installed_pack_is_found_and_recorded_with_its_version_and_hash(monkeypatch, tmp_path):
+    """What users do: `harness rules install ../shared/fhir --name fhir-r4 --version …`, then audit."""
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+    from harness.rulepacks import tree_sha256
+    from harness_plugins.fhir.packs import locate_pack
+
+    monkeypatch.setenv("HARNESS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HARNESS_FHIR_PACK", raising=False)
+    done = CliRunner().invoke(cli, ["rules", "install", str(PACK), "--name", "fhir-r4",
+                                    "--version", "4.0.1+fr-core-2.0.0"])
+    assert done.exit_code == 0, done.output
+    pack = locate_pack()
+    assert pack.path.is_relative_to(tmp_path / "cache")
+    record = pack.record()
+    assert record["name"] == "fhir-r4" and record["version"] == "4.0.1+fr-core-2.0.0"
+    assert record["sha256"] == tree_sha256(PACK)

@@ -223,3 +223,32 @@ def test_broken_metadata_is_a_clear_capability_result(tmp_path, name, handler, e
                                                                     timeout=20)).run()
     (result,) = card["results"]
     assert result["status"] == expected, result
+
+
+@pytest.mark.parametrize("answer,status,message_id", [
+    (500, "fail", "interop.accept.missing_server_error"),
+    (406, "warn", "interop.accept.missing_refused"),
+    (200, "pass", "interop.accept.missing_ok"),
+])
+def test_a_request_without_accept_is_judged_by_what_the_spec_allows(make_target, answer, status, message_id):
+    """R4 leaves the format open when no Accept is sent: refusing is a warning, crashing a failure."""
+    from interop_hostile import response
+
+    from harness.testing import run_check
+    from harness_plugins.interop.checks import format_accept
+
+    def handler(conn, request, state):
+        if "accept" not in request.headers and answer != 200:
+            conn.sendall(response(answer, b"Accept header required", content_type="text/plain"))
+        elif request.headers.get("accept") == "application/x-harness-unsupported":
+            fhir(conn, 406, {"resourceType": "OperationOutcome",
+                             "issue": [{"severity": "error", "code": "not-supported"}]})
+        else:
+            fhir(conn, 200, CAPABILITY)
+
+    with HostileServer(handler) as server:
+        target = make_target(server.url + "/fhir")
+        (result,) = run_check(format_accept, target)
+    findings = [f for f in result.findings if f.message_id == message_id]
+    assert findings and findings[0].status.value == status, result.findings
+    assert result.status.value == status

@@ -138,4 +138,27 @@ def test_registered_checks_are_traceable():
         assert chk.title and chk.description and chk.requirements
         for req in chk.requirements:
             assert req in registry.requirements, f"{chk.id}: {req} not registered"
+            assert (registry.requirements[req].url or "").startswith("https://"), f"{req}: no URL to its text"
     assert "interop.capability.statement" in registry.checks
+
+
+def test_a_default_header_can_be_left_out_of_one_request():
+    """The no-Accept probe really sends no Accept, and the marker header never leaves the client."""
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from harness.demo import DemoServer
+    from harness_plugins.interop.http import OMIT_HEADERS
+
+    async def echo(request):
+        return JSONResponse({name: value for name, value in request.headers.items()})
+
+    with DemoServer([Route("/echo", echo)]) as server:
+        client = AuditClient(server.url, HttpPolicy(rate=0), default_headers={"Accept": "application/fhir+json"})
+        plain = client.request("GET", f"{server.url}/echo").json()
+        bare = client.request("GET", f"{server.url}/echo", headers={OMIT_HEADERS: "accept"})
+        client.close()
+    assert plain["accept"] == "application/fhir+json"
+    received = bare.json()
+    assert "accept" not in received and OMIT_HEADERS.lower() not in received
+    assert "accept" not in {k.lower() for k in bare.exchange.request_headers}

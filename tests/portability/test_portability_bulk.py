@@ -326,3 +326,25 @@ def test_section_without_path_or_bulk_url_is_an_error_result(tmp_path):
     card = Session(profile, AuditOptions(families=("portability",))).run()
     (result,) = results_of(card, "portability.ndjson.valid")
     assert result["status"] == "error" and "needs 'path'" in result["findings"][0]["message"]
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"expected.json": "{not json"}, "expected dataset expected.json cannot be read"),
+    ({"expected.json": '{"counts": {"Patient": -1}}'}, "'counts' must map resource types to counts"),
+    ({"expected.json": '{"known_records": "absent.ndjson"}'}, "known records absent.ndjson cannot be read (line 0)"),
+    ({"expected.json": '{"known_records": "k.ndjson"}', "k.ndjson": '{"resourceType":"Patient","id":"a"}\n{"id":'},
+     "known records k.ndjson cannot be read (line 2)"),
+])
+def test_broken_expected_dataset_is_a_clear_error_result(tmp_path, files, message):
+    from harness.session import AuditOptions, Session
+    from harness.testing import results_of
+
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "export").mkdir()
+    profile = tmp_path / "vendor.toml"
+    profile.write_text('[subject]\nvendor = "V"\nproduct = "P"\n\n[targets.export]\npath = "export"\n'
+                       'expected = "expected.json"\n', encoding="utf-8")
+    card = Session(profile, AuditOptions(families=("portability",))).run()
+    (result,) = results_of(card, "portability.ndjson.valid")
+    assert result["status"] == "error" and message in result["findings"][0]["message"], result["findings"]

@@ -169,6 +169,17 @@ def test_validator_findings_are_reported(tmp_path):
     assert any(sev == "error" for sev, _ in report.issue_counts)
 
 
+def test_json_nested_beyond_the_recursion_limit_is_reported_and_scanning_goes_on(tmp_path):
+    """orjson parses 1,024 levels, Python walks recurse about 1,000: such a line is a problem, not a crash."""
+    deep = (b'{"resourceType":"Observation","id":"deep","status":"final","code":{"text":"x"},'
+            b'"valueAttachment":{"contentType":"text/plain","url":"u"},"note":' + b"[" * 1020 + b"]" * 1020 + b"}")
+    deeper = b'{"resourceType":"Observation","id":"deeper","note":' + b"[" * 1030 + b"]" * 1030 + b"}"
+    report = scan_file(tmp_path, deep + b"\n" + deeper + b"\n" + line(OBSERVATION))
+    assert report.fatal is None
+    assert codes(report)["too_deep"] == [1] and codes(report)["json_syntax"] == [2]
+    assert report.lines == 3 and report.bad_lines == 2 and report.types["Observation"] == 2
+
+
 def test_fr_core_claims_and_ins_keys_are_validated(tmp_path):
     """Issue 7: R4 + FR Core where claimed: a resource is held to the FR Core profile its meta.profile names,
     and an INS-NIR's key is checked; each problem is reported on its own line."""
@@ -186,6 +197,29 @@ def test_fr_core_claims_and_ins_keys_are_validated(tmp_path):
     messages = {p.line: p.message for p in report.problems if p.code == "invalid"}
     assert "Organization" in messages[2] and "identifier" in messages[3]
     assert report.resources == 3 and report.bad_lines == 2
+
+
+def test_cda_documents_go_to_the_dmp_validator_once_each_and_up_to_the_cap(tmp_path):
+    """Identical documents are validated once (archive and $export share them); past max_dmp_documents the
+    rest are not handed over, and the source says so."""
+    from harness_plugins.portability.demo_data import Dataset
+
+    cdas = [d for d in Dataset().documents.values() if d.startswith(b"<?xml")][:2]
+    folder = write_export(tmp_path / "export", {"docs/a.xml": cdas[0], "docs/a-copy.xml": cdas[0],
+                                                "docs/b.xml": cdas[1]})
+    calls = []
+
+    def fake(data: bytes, name: str):
+        calls.append(name)
+        return [{"status": "fail", "message": "xsd: boom", "message_id": "dmp.xsd"}]
+
+    source = analyze_folder(tmp_path, folder, cda_validator=fake, cda_validator_state="ok", max_dmp_documents=1)
+    handed = {d.name: d.dmp for d in source.documents}
+    assert calls == ["docs/a-copy.xml"]
+    verdict = [{"status": "fail", "message": "xsd: boom", "message_id": "dmp.xsd"}]
+    assert handed["docs/a.xml"] == handed["docs/a-copy.xml"] == verdict
+    assert handed["docs/b.xml"] is None
+    assert source.dmp_state == "1 CDA documents not handed to the DMP validators: more than max_dmp_documents = 1"
 
 
 def test_binary_documents_are_extracted_to_the_spill_folder(tmp_path):

@@ -107,8 +107,9 @@ REQUIREMENTS = [
     Requirement(FR_ORGANIZATION, "FR Core Organization profile (FINESS / SIRET identifiers)", FR_SRC,
                 f"{FRCORE}/StructureDefinition-fr-core-organization.html"),
     Requirement(INS_NIR, "INS-NIR (urn:oid:1.2.250.1.213.1.4.8): 13 characters + key 97 - (NIR mod 97)",
-                "ANS Référentiel INS / INSEE"),
+                "ANS Référentiel INS / INSEE", "https://esante.gouv.fr/securite/identite-nationale-de-sante"),
     Requirement(RPPS, "RPPS (urn:oid:1.2.250.1.71.4.2.1): 11 digits with a Luhn key, optionally prefixed 8",
-                "ANS Annuaire Santé"),
-    Requirement(FINESS, "FINESS (urn:oid:1.2.250.1.71.4.2.2): 9 characters with a Luhn key", "DREES / ANS FINESS"),
+                "ANS Annuaire Santé", "https://esante.gouv.fr/securite/annuaire-sante/faq-annuaire"),
+    Requirement(FINESS, "FINESS (urn:oid:1.2.250.1.71.4.2.2): 9 characters with a Luhn key", "DREES / ANS FINESS",
+                "https://finess.esante.gouv.fr/"),
 ]

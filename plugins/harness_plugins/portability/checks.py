@@ -439,6 +439,8 @@ def documents_cda(target, source: SourceAnalysis):
         note = " and pass the dmp family's CI-SIS validators"
     elif validated:
         note = f"; {validated} of them were handed to the dmp family's CI-SIS validators"
+        if source.dmp_state and source.dmp_state != "ok":
+            note += f" ({source.dmp_state})"
     else:
         note = f" ({'; '.join(sorted(skipped)) or source.dmp_state or 'DMP validators not used'})"
     if ok:

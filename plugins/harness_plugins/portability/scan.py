@@ -323,7 +323,19 @@ class _Scanner:
         if b"\\u0000" in raw:
             self.problem(lineno, "escaped_nul", "a string contains an escaped NUL (\\u0000); FHIR strings forbid "
                                                 "control characters", raw, severity="warning", around=raw.find(b"\\u0000"))
-        self.resource(obj, raw, lineno, None)
+        self.guarded(obj, raw, lineno, None)
+
+    def guarded(self, obj: Any, raw: bytes | None, lineno: int | None, where: str | None) -> None:
+        """``resource()``, but JSON nested deeper than Python's recursion limit (orjson accepts 1,024 levels,
+        the walks here and in the validator do not) is reported on its line instead of ending the task."""
+        before = self.report.bad_lines
+        try:
+            self.resource(obj, raw, lineno, where)
+        except RecursionError:
+            if self.report.bad_lines == before:
+                self.report.bad_lines += 1
+            self.problem(lineno, "too_deep", "JSON nested too deeply to be processed (beyond the recursion "
+                                             "limit); this resource was not fully checked", raw, path=where)
 
     def _parse_error(self, raw: bytes, lineno: int, exc: Exception) -> None:
         nul = raw.find(b"\x00")
@@ -580,10 +592,10 @@ class _Scanner:
                 if isinstance(full_url, str) and full_url.startswith("urn:"):
                     self.define(full_url.replace("\n", " "))
                 if "resource" in entry:
-                    self.resource(entry["resource"], None, None, f"Bundle.entry[{i}].resource")
+                    self.guarded(entry["resource"], None, None, f"Bundle.entry[{i}].resource")
             report.lines = len(entries) if isinstance(entries, list) else 1
         else:
-            self.resource(obj, None, None, None)
+            self.guarded(obj, None, None, None)
 
 
 def _sha256_stream(handle) -> str:

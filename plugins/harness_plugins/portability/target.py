@@ -74,6 +74,8 @@ SCHEMA: dict[str, Any] = {
         "max_ratio": {"type": "number", "exclusiveMinimum": 1},
         "workers": {"type": "integer", "minimum": 0, "description": "scan processes (0: one per core)"},
         "validate": {"type": "boolean", "description": "run the shared FHIR validator on every resource"},
+        "max_dmp_documents": {"type": "integer", "minimum": 0,
+                              "description": "distinct CDA documents handed to the dmp family's validators (1000)"},
         "probe_cancel": {"type": "boolean"},
         "probe_params": {"type": "boolean"},
         "type_probe": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z][A-Za-z]+$"}, "minItems": 1},
@@ -117,6 +119,7 @@ def load_expected(config: dict[str, Any]) -> Expected:
     expected.counts.update(config.get("expected_counts") or {})
     if known_path:
         path = Path(known_path)
+        number = 0
         try:
             with open(path, "rb") as handle:
                 for number, line in enumerate(handle, start=1):
@@ -283,6 +286,7 @@ class ExportTarget:
         settings = AnalysisSettings(options=self.scan_options, workers=self.workers,
                                     known_keys=frozenset(self.expected.known))
         settings.cda_validator, settings.cda_validator_state = dmp_cda_validator()
+        settings.max_dmp_documents = int(self.config.get("max_dmp_documents", settings.max_dmp_documents))
         if self.materialized is not None:
             mat = self.materialized
             source = SourceAnalysis("archive", mat.label, files=[FileEntry(f.name, f.path, f.size) for f in mat.files],
