@@ -8,6 +8,7 @@ message instead of crashing or hanging the run.
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import stat
 import time
@@ -192,3 +193,22 @@ def fetch(client, method: str, url: str, *, limits: HttpLimits = HttpLimits(), h
             body_sha256=hashlib.sha256(body).hexdigest(),
         )
         return Fetched(response.status_code, response.headers, body, exchange)
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP-date); None when absent or unreadable.
+
+    Shared by every family that polls or retries (interop, Bulk Data, portal publish).
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

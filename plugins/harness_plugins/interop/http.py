@@ -23,7 +23,6 @@ A transport failure never raises: it comes back as a :class:`Reply` whose
 
 from __future__ import annotations
 
-import email.utils
 import json
 import socket
 import ssl
@@ -36,6 +35,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from harness.safety import retry_after_seconds
 from harness import Evidence, HttpExchange, sha256_bytes
 from harness.safety import HttpLimits, UnsafeInput, fetch
 
@@ -286,20 +286,6 @@ def classify_transport_error(exc: BaseException) -> tuple[str, str]:
     return "protocol", f"{type(exc).__name__}: {text}"
 
 
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Parse Retry-After (delta-seconds or HTTP-date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if parsed is None:
-        return None
-    return max(0.0, parsed.timestamp() - (now if now is not None else time.time()))
 
 
 def same_origin_allowed(declared: str, target: str) -> bool:

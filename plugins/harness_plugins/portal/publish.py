@@ -13,13 +13,14 @@
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import httpx
+
+from harness.safety import retry_after_seconds
 
 ENVELOPE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -45,20 +46,6 @@ class PublishResult:
         return self.status == 200
 
 
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or HTTP date), or None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def _problem(response: httpx.Response) -> dict[str, Any]:
