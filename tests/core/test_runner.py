@@ -158,3 +158,25 @@ def test_a_plugin_that_fails_to_register_is_an_error_and_the_others_run(tmp_path
     assert plugins["broken-rules"]["error"] == ("harness_register_checks failed: "
                                                "ValueError: rule file broken.toml: unescaped backslash at line 54")
     assert by_item(card)["a.txt"]["status"] == "pass"
+
+
+@pytest.mark.parametrize("options, expected", [
+    ({"families": ("toy",)}, ["toy.content", "toy.size"]),
+    ({"check_ids": ("toy.s*",)}, ["toy.size"]),
+    ({"check_ids": ("toy.content",)}, ["toy.content"]),
+    ({"keyword": "toy and not size"}, ["toy.content"]),
+    ({"keyword": "(small or ok) and toy"}, ["toy.content", "toy.size"]),
+    ({"keyword": "nothing_matches_this"}, []),
+])
+def test_selection_by_family_check_and_keyword(tmp_path, options, expected):
+    card = toy_audit(toy_profile(tmp_path, {"a.txt": "OK"}), **options)
+    assert sorted({r["check_id"] for r in card["results"]}) == expected
+
+
+def test_a_broken_keyword_expression_is_a_usage_error(tmp_path):
+    profile = toy_profile(tmp_path, {"a.txt": "OK"})
+    env = subprocess_env(HARNESS_PLUGINS="toy_plugin")
+    done = subprocess.run([*HARNESS, "audit", str(profile), "-o", str(tmp_path / "out"), "-k", "toy and (size"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    assert "-k 'toy and (size' is not a valid expression" in done.stderr
