@@ -46,6 +46,14 @@ from harness_plugins.contracts.evaluate import evaluate
                    "personnel sans l'accord préalable du Client.", "fail"),
     ("gdpr.art28", "Le Prestataire n'est pas tenu de suivre les instructions du Client lorsqu'il les estime "
                    "incompatibles avec son organisation.", "fail"),
+    # French typography: a space before the colon, in tables and summaries
+    ("renewal.tacit", "Conditions particulières\nReconduction : tacite, par périodes de 24 mois", "fail"),
+    ("reversibility.format", "Format d'export : fichier propriétaire (.mdb chiffré).", "fail"),
+    ("audit.rights", "Droit d'audit du Client : non.", "fail"),
+    ("gdpr.art28", "Pour les données des patients, le Prestataire agit en qualité de responsable de traitement.",
+     "fail"),
+    ("suspension.unilateral", "En cas de non-paiement d'une seule échéance, le Prestataire pourra suspendre l'accès "
+                              "au Logiciel, sans qu'il soit besoin d'une mise en demeure préalable.", "fail"),
     # formats and deletion
     ("reversibility.format", "L'export fourni au Client est compatible uniquement avec le logiciel de l'Éditeur.",
      "fail"),
@@ -57,6 +65,13 @@ def test_realistic_phrasings(judge, rule_id, text, status):
     outcome = judge(text, rule_id, document=False)
     assert outcome.clause_found, (rule_id, text)
     assert outcome.status == status, outcome.message
+
+
+def test_deletion_delay_written_before_its_anchor(judge):
+    outcome = judge("Les données du Client sont purgées de nos systèmes trente jours après l'expiration de "
+                    "l'abonnement, sans autre formalité.", "reversibility.deletion", document=False)
+    assert outcome.status == "warn"
+    assert outcome.numbers() == {"délai avant suppression": "1 mois"}  # 30 days, shown in months
 
 
 def test_a_period_is_not_a_notice(judge):

@@ -60,8 +60,9 @@ class RuleError(Exception):
 
 #: One word inside a ``~N~`` gap: anything but a sentence end.
 _GAP_WORD = r"[^\s;!?]*[^\s;.!?,:]"
-#: A space between two words of a pattern: a comma or a colon may stand before it.
-_SPACE = r"[,:]?\s+(?:(?:d|l|qu|j|s|n|m|t)')?"
+#: A space between two words of a pattern: a comma or a colon may stand before it, the colon with
+#: the space French typography puts before it ("Reconduction : tacite").
+_SPACE = r"(?:\s?:|,)?\s+(?:(?:d|l|qu|j|s|n|m|t)')?"
 _TOKEN = re.compile(r"~(\d+)~|\(|\)|\||\?|\*|'|\s+|[^\s()|?*~']+")
 
 
