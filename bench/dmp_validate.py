@@ -131,6 +131,11 @@ def run_java_per_document(sheets: dict[str, Path], groups: dict[str, list[str]],
     return time.perf_counter() - start
 
 
+def svrl_reports(folder: Path) -> int:
+    """How many non-empty SVRL outputs the Java peer wrote (a peer that failed fast would look fast)."""
+    return sum(1 for p in folder.rglob("*") if p.is_file() and b"schematron-output" in p.read_bytes()[:4000])
+
+
 def run_java_folder(sheets: dict[str, Path], groups: dict[str, list[str]], corpus: Path, work: Path) -> float:
     folders = {}
     for stem, docs in groups.items():  # one input folder per stylesheet (links, not copies), built before timing
@@ -192,6 +197,10 @@ def main() -> int:
             rows.append((f"peer (a) Saxon-HE Java CLI per document ({len(names)} docs timed)", len(names) / per_doc))
             rows.append(("peer (b) Saxon-HE Java CLI once per stylesheet over the folder", n / run_java_folder(
                 sheets, groups, corpus, work)))
+            expected_a = sum(1 for name in names for docs in groups.values() if name in docs)
+            print(f"Java wrote {svrl_reports(work / 'out-a')}/{expected_a} SVRL reports in (a) and "
+                  f"{sum(svrl_reports(p) for p in work.glob('out-*') if p.name != 'out-a')}/"
+                  f"{sum(len(d) for d in groups.values())} in (b)")
         elif not args.no_java:
             print(f"Saxon-HE Java not found ({SAXON_JAR}, java on PATH): peers (a) and (b) not measured")
 

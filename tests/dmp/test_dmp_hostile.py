@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dmp_support import DEMO, make_target, needs_shared
+from dmp_support import DEMO, PACK_DIR, make_target, needs_shared
 from harness.session import AuditOptions, Session
 from harness.testing import results_of, run_check
 from harness_plugins.dmp import checks, fixtures
@@ -257,8 +257,8 @@ def test_a_folder_of_many_documents_runs_in_bounded_memory(tmp_path):
         (tmp_path / f"doc-{i:05d}.xml").write_bytes(data)
     (tmp_path / "vendor.toml").write_text(
         '[subject]\nvendor = "Many"\nproduct = "Docs"\n\n[targets.dmp]\ndocuments = ["doc-*.xml"]\n'
-        f'rules = "{make_target.__globals__["PACK_DIR"]}"\nworkers = 2\n', encoding="utf-8")
-    card = Session(tmp_path / "vendor.toml", AuditOptions(families=("dmp",), jobs=4,
+        f'rules = "{PACK_DIR}"\nworkers = 2\n', encoding="utf-8")
+    card = Session(tmp_path / "vendor.toml", AuditOptions(families=("dmp",), jobs=4, timeout=600,
                                                           check_ids=("dmp.cda.structuration_minimale",
                                                                      "dmp.cda.well_formed"))).run()
     results = results_of(card, "dmp.cda.structuration_minimale")
