@@ -45,19 +45,24 @@ def check_nir(value: str) -> str | None:
     return None
 
 
-def luhn_ok(digits: str) -> bool:
-    """Luhn checksum (RPPS 11 digits, FINESS 9 digits, SIREN 9 digits)."""
-    if not digits.isdigit():
-        return False
+def luhn_digit(body: str) -> str:
+    """The Luhn check digit to append to ``body`` (to build RPPS/FINESS test identifiers)."""
     total = 0
-    for index, char in enumerate(reversed(digits)):
+    for index, char in enumerate(reversed(body)):
         d = int(char)
-        if index % 2 == 1:
+        if index % 2 == 0:
             d *= 2
             if d > 9:
                 d -= 9
         total += d
-    return total % 10 == 0
+    return str((10 - total % 10) % 10)
+
+
+def luhn_ok(digits: str) -> bool:
+    """Luhn checksum (RPPS 11 digits, FINESS 9 digits, SIREN 9 digits)."""
+    if len(digits) < 2 or not digits.isdigit():
+        return False
+    return luhn_digit(digits[:-1]) == digits[-1]
 
 
 def check_rpps(value: str) -> str | None:

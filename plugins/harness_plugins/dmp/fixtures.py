@@ -19,25 +19,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from harness_plugins._common.identifiers import nir_key
+from harness_plugins._common.identifiers import luhn_digit, nir_key
 
 OID_INS_TEST = "1.2.250.1.213.1.4.10"
 OID_IDNATPS = "1.2.250.1.71.4.2.1"
 OID_IDNATST = "1.2.250.1.71.4.2.2"
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)
-
-
-def luhn_digit(body: str) -> str:
-    """The Luhn check digit to append to ``body``."""
-    total = 0
-    for index, char in enumerate(reversed(body)):
-        d = int(char)
-        if index % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 def make_nir(body13: str) -> str:
