@@ -126,6 +126,24 @@ def test_references_resolve_and_dangling_ones_have_file_and_line(tmp_path):
     assert scan.problem_counts["dangling_contained"] == 1
 
 
+def test_partitioned_resolution_equals_single_partition(tmp_path):
+    """Large exports spill keys and references into several partitions: the verdict must not change."""
+    rng = random.Random(3)
+    observations = [dict(OBSERVATION, id=f"o{i}", subject={"reference": f"Patient/p{rng.randrange(1, 60)}"},
+                         encounter={"reference": "Encounter/e1/_history/2"}) for i in range(400)]
+    patients = [dict(PATIENT, id=f"p{i}") for i in range(1, 41)]
+    folder = write_export(tmp_path / "export", {**small_export(), "fhir/Observation.ndjson": observations,
+                                                "fhir/Patient.ndjson": patients})
+    one = analyze_folder(tmp_path / "one", folder, options=ScanOptions(validate=False))
+    many = analyze_folder(tmp_path / "many", folder, options=ScanOptions(validate=False), partition_bytes=4096)
+    spilled = {p.stem.rsplit("-", 1)[1] for p in (tmp_path / "many" / "work" / "spill-archive").glob("refs-*.tsv")}
+    assert len(spilled) > 1, spilled
+    assert one.dangling_total == many.dangling_total > 0
+    key = lambda d: (d.file, d.line, d.ref)  # noqa: E731
+    assert sorted(map(key, one.dangling)) == sorted(map(key, many.dangling))
+    assert one.refs_total == many.refs_total == 400 * 2 + 2  # + the Encounter's subject and participant
+
+
 def test_chunked_scan_equals_whole_file_scan_and_pool_equals_inline(tmp_path):
     rng = random.Random(7)
     rows = []

@@ -156,6 +156,8 @@ class AnalysisSettings:
     cda_validator_state: str | None = None
     #: dmp results by document sha256: the archive and ``$export`` usually carry the same documents.
     cda_results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: export bytes per key/reference spill partition (resolution holds one partition's keys in memory)
+    partition_bytes: int = 256 * 1024 * 1024
     #: distinct CDA documents handed to the dmp validators (≈ 17 ms each, inside the target's time box)
     max_dmp_documents: int = 1000
 
@@ -184,7 +186,7 @@ def _scan_resources(source: SourceAnalysis, work_dir: Path, settings: AnalysisSe
     spill = work_dir / f"spill-{source.name}"
     spill.mkdir(parents=True, exist_ok=True)
     total = sum(f.size for f in files)
-    partitions = max(1, min(64, total // (256 * 1024 * 1024) + 1))
+    partitions = max(1, min(64, total // settings.partition_bytes + 1))
     workers = settings.workers or os.cpu_count() or 1
     chunk_bytes = settings.chunk_bytes or max(8 << 20, min(64 << 20, total // (workers * 4) + 1))
     tasks: list[Task] = []

@@ -749,6 +749,7 @@ BULK_GOOD = {
     "retry_after": 1,
     "progress": ["0 %", "50 %"],
     "requires_access_token": False,
+    "transaction_time": "2024-06-11T12:00:00Z",   # fixed: two audits of the same demo give the same scorecard
     "honour_type": True,
     "honour_since": True,
     "cancel": "supported",
