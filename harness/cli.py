@@ -49,6 +49,8 @@ def run_options(func):
         click.option("-j", "--jobs", type=click.IntRange(1, 256), default=None, help="Worker threads."),
         click.option("--timeout", type=click.FloatRange(min=0.001), default=None,
                      help="Seconds one check may take on one item (default 60)."),
+        click.option("--target-timeout", type=click.FloatRange(min=0.001), default=None,
+                     help="Seconds to build one target (fetch an export, start a validator; default 120)."),
         click.option("-p", "plugin_args", multiple=True, metavar="NAME",
                      help="Load a plugin module by import name; 'no:NAME' disables a plugin."),
         click.option("--policy", type=click.Path(dir_okay=False, exists=True), default=None,
@@ -72,7 +74,8 @@ def _audit_options(kw: dict[str, Any], extra_vars: dict[str, str] | None = None,
     plugins = [p for p in kw["plugin_args"] if not p.startswith("no:")]
     disabled = [p[3:] for p in kw["plugin_args"] if p.startswith("no:")]
     return AuditOptions(families=kw["families"], check_ids=kw["check_ids"], keyword=kw["keyword"], jobs=kw["jobs"],
-                        timeout=kw["timeout"], disable_plugins=tuple(disabled), plugins=tuple(plugins),
+                        timeout=kw["timeout"], target_timeout=kw["target_timeout"],
+                        disable_plugins=tuple(disabled), plugins=tuple(plugins),
                         policy=kw["policy"], variables=variables, progress=progress)
 
 

@@ -45,6 +45,7 @@ HARNESS_SCHEMA = {
         "plugins": {"type": "array", "items": {"type": "string"}},
         "policy": {"type": "string"},
         "timeout": {"type": "number", "exclusiveMinimum": 0},
+        "target_timeout": {"type": "number", "exclusiveMinimum": 0},
         "jobs": {"type": "integer", "minimum": 1},
     },
 }

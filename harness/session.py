@@ -35,6 +35,7 @@ class AuditOptions:
     keyword: str | None = None
     jobs: int | None = None
     timeout: float | None = None
+    target_timeout: float | None = None
     disable_plugins: tuple[str, ...] = ()
     plugins: tuple[str, ...] = ()
     policy: str | None = None
@@ -89,6 +90,7 @@ class Session:
         return RunOptions(
             jobs=self.options.jobs or harness_conf.get("jobs", 1),
             timeout=self.options.timeout or harness_conf.get("timeout", 60.0),
+            target_timeout=self.options.target_timeout or harness_conf.get("target_timeout", 120.0),
         )
 
     def select_checks(self) -> list[Check]:
@@ -163,6 +165,7 @@ class Session:
                 "options": {
                     "jobs": options.jobs,
                     "timeout": options.timeout,
+                    "target_timeout": options.target_timeout,
                     "families": list(self.options.families),
                     "checks": list(self.options.check_ids),
                     "keyword": self.options.keyword,

@@ -180,3 +180,12 @@ def test_a_broken_keyword_expression_is_a_usage_error(tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     assert "-k 'toy and (size' is not a valid expression" in done.stderr
+
+
+def test_a_target_that_hangs_is_timed_out_from_the_profile(tmp_path):
+    profile = toy_profile(tmp_path, {"a.txt": "OK"}, extra='label = "HANG"\n')
+    profile.write_text("[harness]\ntarget_timeout = 0.5\n\n" + profile.read_text())
+    card = toy_audit(profile)
+    assert card["run"]["options"]["target_timeout"] == 0.5
+    assert {r["status"] for r in card["results"]} == {"error"}
+    assert card["results"][0]["findings"][0]["message"] == "target 'toy' could not be built within 0.5s"

@@ -53,6 +53,8 @@ def _make_target(config: dict[str, Any], profile) -> ToyTarget:
     folder = Path(config["dir"])
     if not folder.is_dir():
         raise TargetError(f"{folder.name} is not a folder")
+    if config.get("label") == "HANG":
+        RELEASE_HANG.wait(30)  # a target that never comes up (bounded for the test process)
     return ToyTarget(folder, config.get("label", ""))
 
 
