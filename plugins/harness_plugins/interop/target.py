@@ -26,29 +26,32 @@ FHIR_JSON = "application/fhir+json"
 DEFAULT_RESOURCES = ["Patient", "Practitioner", "PractitionerRole", "Organization", "Encounter", "Observation",
                      "Condition", "AllergyIntolerance", "MedicationRequest", "Immunization", "DocumentReference"]
 
+# The [targets.<kind>.auth] table, shared with the portability family (Bulk Data uses the same auth).
+AUTH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {"enum": ["none", "bearer", "smart-backend"]},
+        "token_env": {"type": "string", "description": "bearer: variable holding the token"},
+        "token": {"type": "string", "description": "bearer: the token itself (demo / ${VAR} use only)"},
+        "client_id": {"type": "string"},
+        "private_key": {"type": "string", "description": "smart-backend: PEM file of the client key"},
+        "private_key_env": {"type": "string", "description": "smart-backend: variable holding the PEM"},
+        "alg": {"enum": ["RS384", "ES384"]},
+        "kid": {"type": "string"},
+        "scope": {"type": "string"},
+        "token_url": {"type": "string", "format": "uri"},
+    },
+}
+
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["base_url"],
     "additionalProperties": False,
     "properties": {
         "base_url": {"type": "string", "format": "uri"},
-        "auth": {
-            "type": "object",
-            "required": ["type"],
-            "additionalProperties": False,
-            "properties": {
-                "type": {"enum": ["none", "bearer", "smart-backend"]},
-                "token_env": {"type": "string", "description": "bearer: variable holding the token"},
-                "token": {"type": "string", "description": "bearer: the token itself (demo / ${VAR} use only)"},
-                "client_id": {"type": "string"},
-                "private_key": {"type": "string", "description": "smart-backend: PEM file of the client key"},
-                "private_key_env": {"type": "string", "description": "smart-backend: variable holding the PEM"},
-                "alg": {"enum": ["RS384", "ES384"]},
-                "kid": {"type": "string"},
-                "scope": {"type": "string"},
-                "token_url": {"type": "string", "format": "uri"},
-            },
-        },
+        "auth": AUTH_SCHEMA,
         "resources": {"type": "array", "items": {"type": "string", "pattern": "^[A-Z][A-Za-z]+$"}},
         "timeout": {"type": "number", "exclusiveMinimum": 0, "description": "read timeout (s)"},
         "connect_timeout": {"type": "number", "exclusiveMinimum": 0},

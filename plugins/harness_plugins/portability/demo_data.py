@@ -34,7 +34,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness_plugins._common.identifiers import OID_INS_NIR, SYSTEM_RPPS, nir_key
+from harness_plugins._common.identifiers import OID_INS_NIR, SYSTEM_RPPS, luhn_digit, nir_key
 
 SEED = 20240611
 DATASET = "lgc-demo-seed"
@@ -143,18 +143,6 @@ def paris_offset(when: dt.datetime) -> str:
 
 def local_dt(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S") + paris_offset(when)
-
-
-def luhn_digit(body: str) -> str:
-    total = 0
-    for index, char in enumerate(reversed(body)):
-        d = int(char)
-        if index % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 def sha1_b64(data: bytes) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness import TargetError
+from harness_plugins.interop.target import AUTH_SCHEMA
 
 from .analysis import AnalysisSettings, FileEntry, SourceAnalysis, analyze
 from .archive import ArchiveLimits, Materialized, materialize
@@ -44,23 +45,7 @@ SCHEMA: dict[str, Any] = {
         "expected": {"type": "string", "description": "JSON file: {counts: {Type: n}, known_records: file.ndjson}"},
         "expected_counts": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
         "known_records": {"type": "string", "description": "NDJSON of records that must come back unchanged"},
-        "auth": {
-            "type": "object",
-            "required": ["type"],
-            "additionalProperties": False,
-            "properties": {
-                "type": {"enum": ["none", "bearer", "smart-backend"]},
-                "token_env": {"type": "string", "description": "bearer: variable holding the token"},
-                "token": {"type": "string", "description": "bearer: the token itself (demo / ${VAR} use only)"},
-                "client_id": {"type": "string"},
-                "private_key": {"type": "string", "description": "smart-backend: PEM file (relative to the profile)"},
-                "private_key_env": {"type": "string", "description": "smart-backend: variable holding the PEM"},
-                "alg": {"enum": ["RS384", "ES384"]},
-                "kid": {"type": "string"},
-                "scope": {"type": "string", "description": "smart-backend: default system/*.read"},
-                "token_url": {"type": "string", "format": "uri"},
-            },
-        },
+        "auth": AUTH_SCHEMA,
         "deadline": {"type": "number", "exclusiveMinimum": 0, "description": "seconds one export job may take"},
         "max_retry_after": {"type": "number", "exclusiveMinimum": 0, "description": "cap on a server's Retry-After"},
         "min_poll_interval": {"type": "number", "minimum": 0},
