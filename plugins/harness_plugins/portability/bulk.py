@@ -21,7 +21,6 @@ only when stderr is a terminal.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import os
@@ -37,7 +36,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpx
 
 from harness import HttpExchange, TargetError
-from harness.safety import Fetched, HttpLimits, UnsafeInput, fetch
+from harness.safety import Fetched, HttpLimits, UnsafeInput, fetch, retry_after_seconds
 
 FHIR_JSON = "application/fhir+json"
 NDJSON = "application/fhir+ndjson"
@@ -188,21 +187,6 @@ def is_transient(body: Any) -> bool:
         isinstance(i, dict) and i.get("code") in ("transient", "lock-error", "timeout", "throttled", "incomplete")
         for i in body.get("issue") or [])
 
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: delta-seconds or an HTTP-date; None when absent or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 class BulkClient:
