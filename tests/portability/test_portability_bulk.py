@@ -33,6 +33,8 @@ class Behaviour:
         self.declared = kw.get("declared", None)             # requiresAccessToken in manifest
         self.fail_file = kw.get("fail_file", False)
         self.kickoff_status = kw.get("kickoff_status", 202)
+        self.file_host = kw.get("file_host")                 # serve file URLs under another host name
+        self.file_auth: list[bool] = []
         self.polls = 0
         self.deleted = []
 
@@ -64,6 +66,9 @@ def app_routes(b: Behaviour):
         origin = f"{request.url.scheme}://{request.url.netloc}"
         manifest = {"transactionTime": "2024-06-11T12:00:00Z", "request": f"{origin}/fhir/$export",
                     "output": [{"type": "Patient", "url": f"{origin}/files/Patient.ndjson", "count": 2}], "error": []}
+        if b.file_host:
+            other = f"{request.url.scheme}://{b.file_host}:{request.url.port}"
+            manifest["output"][0]["url"] = f"{other}/files/Patient.ndjson"
         if b.declared is not None:
             manifest["requiresAccessToken"] = b.declared
         return JSONResponse(manifest)
@@ -73,6 +78,7 @@ def app_routes(b: Behaviour):
         return Response(status_code=202)
 
     async def file(request: Request):
+        b.file_auth.append("authorization" in request.headers)
         if b.fail_file:
             return Response("boom", status_code=500)
         if b.requires_token and not authorized(request):
@@ -348,3 +354,12 @@ def test_broken_expected_dataset_is_a_clear_error_result(tmp_path, files, messag
     card = Session(profile, AuditOptions(families=("portability",))).run()
     (result,) = results_of(card, "portability.ndjson.valid")
     assert result["status"] == "error" and message in result["findings"][0]["message"], result["findings"]
+
+
+def test_the_token_never_goes_to_a_file_on_another_origin(serve, monkeypatch):
+    behaviour = Behaviour(file_host="localhost")  # same server, another origin
+    url = serve(behaviour)
+    result = _download_result(url, monkeypatch, auth=True)
+    assert behaviour.file_auth and not any(behaviour.file_auth)
+    withheld = [f for f in result.findings if f.message_id == "portability.bulk.token_withheld"]
+    assert len(withheld) == 1 and "another origin" in withheld[0].message

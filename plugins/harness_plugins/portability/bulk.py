@@ -91,6 +91,7 @@ class Download:
     error: str | None = None
     content_type: str | None = None
     sent_token: bool = False
+    token_withheld: bool = False         # the file is on another origin than the kick-off URL
 
 
 @dataclass
@@ -206,6 +207,10 @@ class BulkClient:
         self.client.close()
 
     # -- auth
+    def same_origin(self, url: str) -> bool:
+        """Credentials go only to the kick-off URL's origin: a manifest must not be able to collect them."""
+        return urlsplit(url)[:2] == urlsplit(self.settings.kickoff_url)[:2]
+
     def token(self) -> str | None:
         if self.settings.token_provider is not None:
             return self.settings.token_provider()
@@ -376,7 +381,8 @@ class BulkClient:
             item.error = f"url {url!r} is not absolute"
             url = urljoin(self.settings.kickoff_url, url)
         dest = job_dir / (item.name or "download.ndjson")
-        headers = self.headers(NDJSON, token=send_token)
+        item.token_withheld = send_token and not self.same_origin(url)
+        headers = self.headers(NDJSON, token=send_token and not item.token_withheld)
         item.sent_token = "Authorization" in headers
         start = time.perf_counter()
         deadline = start + s.download_timeout
@@ -446,7 +452,7 @@ class BulkClient:
             job.token_probe = {"mode": "no-token-configured", "url": ok.url, "status": ok.status,
                                "exchange": ok.exchange}
             return
-        headers = self.headers(NDJSON, token=not requires)
+        headers = self.headers(NDJSON, token=not requires and self.same_origin(ok.url))
         try:
             with self.client.stream("GET", ok.url, headers=headers) as response:
                 status = response.status_code

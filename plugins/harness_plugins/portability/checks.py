@@ -686,6 +686,10 @@ def bulk_download(target, job: Job):
     requires = job.manifest.get("requiresAccessToken")
     for item in job.downloads:
         evidence = _http(item.exchange)
+        if item.token_withheld:
+            yield warned(f"{item.url} is on another origin than the kick-off URL: the access token was not sent "
+                         "(credentials go only to the server they were issued for)",
+                         message_id="portability.bulk.token_withheld", evidence=evidence)
         if item.status != 200 or item.error:
             bad += 1
             what = f"HTTP {item.status}" if item.status is not None else "no answer"
