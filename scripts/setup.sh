@@ -32,8 +32,10 @@ extras=""
 if [ "${1:-}" = "test" ]; then extras="[test]"; fi
 echo "setup: installing the harness$extras with constraints.txt"
 mkdir -p out
-if ! .venv/bin/python -m pip install --disable-pip-version-check -c constraints.txt -e ".$extras" \
-        > out/pip-install.log 2>&1; then
+# The packaging tools first (tests build plugins with --no-build-isolation), then the project.
+if ! .venv/bin/python -m pip install --disable-pip-version-check -c constraints.txt pip setuptools wheel \
+        > out/pip-install.log 2>&1 || ! .venv/bin/python -m pip install --disable-pip-version-check -c constraints.txt -e ".$extras" \
+        >> out/pip-install.log 2>&1; then
     tail -50 out/pip-install.log >&2
     echo "setup: pip install failed (full log: out/pip-install.log)" >&2
     exit 1
