@@ -181,7 +181,8 @@ def audit(profiles: tuple[Path, ...], output: Path | None, formats: tuple[str, .
     """Audit one or more vendor profiles (TOML) and write their scorecards.
 
     With one profile the files go to OUTPUT (default ./out); with several, to
-    OUTPUT/<vendor>-<product>-<version>/.
+    OUTPUT/<profile folder>-<profile name>/ (profiles run one after another,
+    each with -j N workers).
     """
     console = Console(stderr=True)
     options = _audit_options(kw)

@@ -110,3 +110,18 @@ def test_plugins_json_lists_builtins_with_versions():
     for name in ("core-runner", "dmp", "interop", "portability", "contracts", "peers"):
         assert plugins[name]["status"] == "loaded", plugins[name]
         assert plugins[name]["version"]
+
+
+def test_audit_several_profiles_writes_one_folder_each_and_gates_on_the_worst(tmp_path):
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "zeta").mkdir()
+    ok = toy_profile(tmp_path / "acme", {"a.txt": "OK"})
+    bad = toy_profile(tmp_path / "zeta", {"a.txt": "FAIL"})
+    env = subprocess_env(HARNESS_PLUGINS="toy_plugin")
+    done = subprocess.run([*HARNESS, "audit", str(ok), str(bad), "-o", str(tmp_path / "out"), "--family", "toy",
+                           "-j", "2"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == EXIT_FAILURES, done.stderr
+    cards = {d.name: json.loads((d / "scorecard.json").read_text()) for d in (tmp_path / "out").iterdir()}
+    assert sorted(cards) == ["acme-vendor", "zeta-vendor"]
+    assert cards["acme-vendor"]["scores"]["overall"]["score"] == 10.0
+    assert cards["zeta-vendor"]["results"][0]["status"] == "fail"
