@@ -6,6 +6,7 @@ target kind or reporter anywhere shows up everywhere.
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -52,8 +53,6 @@ def _flatten(pm, hook_name: str, errors: dict[str, str]) -> list[tuple[str, Any]
     A plugin whose registration raises is recorded in ``errors`` (plugin name ->
     reason) and contributes nothing; the other plugins are unaffected.
     """
-    import traceback
-
     caller = getattr(pm.hook, hook_name)
     out: list[tuple[str, Any]] = []
     for impl in caller.get_hookimpls():

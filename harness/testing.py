@@ -9,6 +9,7 @@ a scorecard.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -49,7 +50,8 @@ def audit_demo(variant: str, options: AuditOptions | None = None) -> dict[str, A
     """Serve and audit a demo vendor; returns its scorecard."""
     options = options or AuditOptions()
     with serve_demo(variant) as url:
-        options.variables = {**options.variables, "HARNESS_DEMO_URL": url}
+        # a copy: the caller's options keep their variables (no stale URL of a stopped server)
+        options = dataclasses.replace(options, variables={**options.variables, "HARNESS_DEMO_URL": url})
         return Session(demo_profile(variant), options).run()
 
 
