@@ -1,6 +1,7 @@
-"""The optimised stylesheets produce exactly the SVRL of the pristine skeleton output.
+"""The rewritten stylesheets produce exactly the SVRL of the pristine skeleton output.
 
-Every entry point of the pack runs, pristine and optimised, on the official samples, the
+Every entry point of the pack runs, pristine, shared (repeated blocks as named templates)
+and optimised (shared and flattened), on the official samples, the
 demo documents and mutated variants of both (documents full of errors exercise the
 failure paths); the reports must be identical but for the run's timestamp.
 """
@@ -34,10 +35,13 @@ def test_pristine_and_optimised_svrl_are_identical(validator):
     for name, data in docs:
         node = validator.proc.parse_xml(xml_text=data.decode("utf-8"))
         for entry in entries:
-            pristine, err1 = validator._run(validator.executable(entry, optimized=False), node)
-            fast, err2 = validator._run(validator.executable(entry, optimized=True), node)
-            assert (err1 is None) == (err2 is None), (name, entry.stem, err1, err2)
+            pristine, err1 = validator._run(validator.executable(entry, "xsl"), node)
+            shared, err2 = validator._run(validator.executable(entry, "shared"), node)
+            fast, err3 = validator._run(validator.executable(entry, "opt"), node)
+            assert err1 == err2, (name, entry.stem, err1, err2)
+            assert (err1 is None) == (err3 is None), (name, entry.stem, err1, err3)
             if err1 is None:
+                assert _STAMP.sub("", pristine) == _STAMP.sub("", shared), (name, entry.stem)
                 assert _STAMP.sub("", pristine) == _STAMP.sub("", fast), (name, entry.stem)
                 failures += fast.count("<svrl:failed-assert") + fast.count("<svrl:successful-report")
                 compared += 1
@@ -50,6 +54,37 @@ def test_optimizer_rewrites_every_mode_of_the_pack(validator):
     for stem in ("CI-SIS_ModelesDeContenusCDA", "CI-SIS_Modeles_ANS", "ASIP-STRUCT-MIN-StrucMin"):
         stats = manifest[stem]["optimizer"]
         assert stats.get("modes_kept", 0) == 0 and stats["modes_flattened"] > 0, (stem, stats)
+
+
+def test_structuration_minimale_repeats_are_compiled_once(validator):
+    """Its thousands of copies of the same datatype asserts shrink to a few hundred templates."""
+    stats = validator.manifest["entries"]["ASIP-STRUCT-MIN-StrucMin"]["optimizer"]
+    assert stats["block_calls"] > 10_000 and stats["blocks_shared"] < stats["block_calls"] / 20, stats
+    assert not stats.get("blocks_kept_local_vars"), stats
+
+
+def test_blocks_reading_rule_variables_get_them_as_parameters():
+    from lxml import etree
+
+    block = """<xsl:choose><xsl:when test="@v = $limit"/><xsl:otherwise>
+      <svrl:failed-assert><svrl:text>bad</svrl:text></svrl:failed-assert></xsl:otherwise></xsl:choose>"""
+    rule = """<xsl:template match="{m}" priority="1000" mode="M1"><svrl:fired-rule context="{m}"/>
+      <xsl:variable name="limit" select="{n}"/>""" + block + "</xsl:template>"
+    late = """<xsl:template match="c" priority="1000" mode="M1">""" + block.replace("$limit", "$late") + \
+        """<xsl:variable name="late" select="1"/></xsl:template>"""
+    xsl = f"""<xsl:stylesheet version="2.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+      xmlns:svrl="http://purl.oclc.org/dsdl/svrl"><xsl:variable name="late" select="2"/>
+      {rule.format(m="a", n=1)}{rule.format(m="b", n=2)}{late}{late.replace('match="c"', 'match="d"')}
+    </xsl:stylesheet>"""
+    tree = etree.ElementTree(etree.fromstring(xsl))
+    stats = optimize.optimize(tree, flatten=False)
+    assert stats == {"blocks_shared": 1, "block_calls": 2, "blocks_kept_local_vars": 2}
+    ns = {"xsl": optimize.XSL}
+    calls = tree.xpath("//xsl:template[@mode]/xsl:call-template", namespaces=ns)
+    assert [c.getparent().get("match") for c in calls] == ["a", "b"]
+    assert [w.get("select") for c in calls for w in c] == ["$limit", "$limit"]
+    named = tree.xpath("//xsl:template[@name]", namespaces=ns)
+    assert len(named) == 1 and named[0][0].tag == f"{{{optimize.XSL}}}param"
 
 
 @pytest.mark.parametrize("expr, parts", [

@@ -190,8 +190,8 @@ class Validator:
         self.proc = PySaxonProcessor(license=False)
         self.proc.set_configuration_property(PRE_EVALUATE_DOC, "true")
         self.xslt = self.proc.new_xslt30_processor()
-        self._executables: dict[tuple[str, bool], Any] = {}
-        self._load_errors: dict[tuple[str, bool], str] = {}
+        self._executables: dict[tuple[str, str], Any] = {}
+        self._load_errors: dict[tuple[str, str], str] = {}
         self._indexes: dict[str, AssertIndex] = {}
         self.available = self.schematrons.available_entries()
         self.xsd_error: str | None = None
@@ -211,10 +211,14 @@ class Validator:
     def entry_status(self, entry: Entry) -> dict[str, Any]:
         return self.manifest.get("entries", {}).get(entry.stem, {"status": "absent"})
 
-    def executable(self, entry: Entry, optimized: bool | None = None):
-        """The compiled stylesheet of an entry point (built on first use), or raises RuntimeError."""
-        optimized = self.options.optimize if optimized is None else optimized
-        key = (entry.stem, optimized)
+    def executable(self, entry: Entry, variant: str | None = None):
+        """The compiled stylesheet of an entry point (built on first use), or raises RuntimeError.
+
+        ``variant`` names one of :meth:`Entry.files`: ``opt`` (the default), ``shared`` (the
+        fallback, and the default with ``optimize = false``) or ``xsl`` (the skeleton's output).
+        """
+        variant = variant or ("opt" if self.options.optimize else "shared")
+        key = (entry.stem, variant)
         if key in self._executables:
             return self._executables[key]
         if key in self._load_errors:
@@ -222,7 +226,7 @@ class Validator:
         record = self.entry_status(entry)
         if record.get("status") != "ok":
             raise RuntimeError(record.get("error") or f"{entry.sch} is not in the pack")
-        path = entry.files(self.cache)["opt" if optimized else "xsl"]
+        path = entry.files(self.cache)[variant]
         t0 = time.perf_counter()
         try:
             builder = self.proc.new_document_builder()
@@ -405,7 +409,7 @@ class Validator:
             if failure is not None and self.options.optimize and not looks_like_pack_defect(failure):
                 stage.details["optimized_run_failed"] = failure[:300]
                 try:
-                    svrl, failure = self._run(self.executable(entry, optimized=False), node)
+                    svrl, failure = self._run(self.executable(entry, "shared"), node)
                 except RuntimeError as exc:
                     svrl, failure = None, str(exc)
             stage.seconds = time.perf_counter() - t0

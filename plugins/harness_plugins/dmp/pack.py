@@ -16,6 +16,7 @@ came from inside the pack, which is where the official scripts write it.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import os
@@ -115,8 +116,10 @@ class Entry:
     stem: str
 
     def files(self, cache: Path) -> dict[str, Path]:
-        return {"xsl": cache / f"{self.stem}.xsl", "opt": cache / f"{self.stem}.opt.xsl",
-                "index": cache / f"{self.stem}.index.json"}
+        """``xsl`` the skeleton's output as is; ``shared`` with repeated blocks shared (same
+        semantics, dynamic errors included); ``opt`` also flattened; ``index`` the assert index."""
+        return {"xsl": cache / f"{self.stem}.xsl", "shared": cache / f"{self.stem}.shared.xsl",
+                "opt": cache / f"{self.stem}.opt.xsl", "index": cache / f"{self.stem}.index.json"}
 
 
 class SchematronPack:
@@ -243,6 +246,9 @@ class SchematronPack:
             files["xsl"].write_text(text, encoding="utf-8")
             tree = etree.ElementTree(etree.fromstring(text.encode("utf-8"), etree.XMLParser(huge_tree=True)))
             index = optimize.assert_index(tree)
+            shared = copy.deepcopy(tree)
+            optimize.optimize(shared, flatten=False)
+            shared.write(str(files["shared"]), encoding="UTF-8", xml_declaration=True)
             stats = optimize.optimize(tree)
             tree.write(str(files["opt"]), encoding="UTF-8", xml_declaration=True)
             files["index"].write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
