@@ -61,8 +61,10 @@ class RuleError(Exception):
 #: One word inside a ``~N~`` gap: anything but a sentence end.
 _GAP_WORD = r"[^\s;!?]*[^\s;.!?,:]"
 #: A space between two words of a pattern: a comma or a colon may stand before it, the colon with
-#: the space French typography puts before it ("Reconduction : tacite").
-_SPACE = r"(?:\s?:|,)?\s+(?:(?:d|l|qu|j|s|n|m|t)')?"
+#: the space French typography puts before it ("Reconduction : tacite"). When an optional group that
+#: ends with a space has just taken the text's space ("pendant (une )?(période)? ~2~ de" on "pendant
+#: six mois"), the space after it is already behind us: the lookbehind accepts that.
+_SPACE = r"(?:(?:\s?:|,)?\s+|(?<=\s))(?:(?:d|l|qu|j|s|n|m|t)')?"
 _TOKEN = re.compile(r"~(\d+)~|\(|\)|\||\?|\*|'|\s+|[^\s()|?*~']+")
 
 
