@@ -41,6 +41,16 @@ def test_aliases_defined_by_the_contract(judge):
     assert outcome.status == "warn"
 
 
+@pytest.mark.parametrize("vendor, status", [("MedicaSoft", "pass"), ("Le Client", "fail")])
+def test_brand_name_never_defined_is_the_vendor(judge, vendor, status):
+    """A CamelCase brand the contract never defines acts as the vendor: its six-month notice is not the doctor's."""
+    text = ("Le contrat est reconduit tacitement par périodes d'un an. "
+            f"{vendor} peut s'opposer à la reconduction moyennant un préavis de six mois ; "
+            "l'Abonné peut s'y opposer jusqu'à un mois avant l'échéance.")
+    outcome = judge(text, "renewal.tacit")
+    assert outcome.status == status, outcome.message
+
+
 @pytest.mark.parametrize("text, status", [
     ("Aucun frais n'est facturé au Client, à l'exception des frais d'export de ses données, facturés sur devis.",
      "fail"),

@@ -110,6 +110,11 @@ def _party_words(language: Language, aliases: tuple[str, ...]) -> re.Pattern[str
     return re.compile("|".join(groups))
 
 
+#: A brand name in CamelCase ("MedicaSoft", "OrdoPlus"): an upper-case letter, lower-case ones, then
+#: at least one more upper-case letter followed by lower-case letters or digits, inside one word.
+_BRAND = re.compile(r"\b[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ0-9]+(?:[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ0-9]+)+\b")
+
+
 #: "ne … que" restricts, it does not negate ("il ne traite les données que sur instruction").
 _RESTRICTIVE_NE = re.compile(r"\bn(?:e |')(?:(?!pas\b|plus\b|jamais\b|aucun)\S+ ){0,5}?qu(?:e\b|')")
 
@@ -274,13 +279,19 @@ class Analysis:
     # -------------------------------------------------------------- parties
 
     def _party_regex(self) -> re.Pattern[str]:
-        """The parties' names, with the aliases the contract defines (« ci-après "DemoSanté" »)."""
+        """The parties' names, with the aliases the contract defines (« ci-après "DemoSanté" ») and
+        the brand names it uses without defining them (a word in CamelCase, « MedicaSoft s'engage… »,
+        is taken for the vendor: a doctor or a practice is not named that way)."""
         known = _known_party_word(self.language)
         aliases = []
         for match in re.finditer(r"ci-?apres,?\s+(?:(?:denomme|designe|appele)e?s?\s+)?\"?\s*"
                                  r"(?:le |la |l'|les )?([a-z][\w-]{2,30})", self.folded):
             alias = match.group(1)
             if not known.fullmatch(alias) and alias not in ("le", "la", "les", "denomme", "designe", "appele"):
+                aliases.append(alias)
+        for brand in set(_BRAND.findall(self.text)):
+            alias = fold_title(brand)
+            if not known.fullmatch(alias):
                 aliases.append(alias)
         return _party_words(self.language, tuple(sorted(set(aliases))))
 

@@ -63,8 +63,9 @@ _GAP_WORD = r"[^\s;!?]*[^\s;.!?,:]"
 #: A space between two words of a pattern: a comma or a colon may stand before it, the colon with
 #: the space French typography puts before it ("Reconduction : tacite"). When an optional group that
 #: ends with a space has just taken the text's space ("pendant (une )?(période)? ~2~ de" on "pendant
-#: six mois"), the space after it is already behind us: the lookbehind accepts that.
-_SPACE = r"(?:(?:\s?:|,)?\s+|(?<=\s))(?:(?:d|l|qu|j|s|n|m|t)')?"
+#: six mois"), the space after it is already behind us: the lookbehind accepts that. After an
+#: apostrophe there is no space at all: "(de|d') abonné" matches "d'abonné".
+_SPACE = r"(?:(?:\s?:|,)?\s+|(?<=[\s']))(?:(?:d|l|qu|j|s|n|m|t)')?"
 _TOKEN = re.compile(r"~(\d+)~|\(|\)|\||\?|\*|'|\s+|[^\s()|?*~']+")
 
 
@@ -103,10 +104,13 @@ def translate_pattern(pattern: str) -> str:
     last = text.rstrip(")?")[-1:] if text.rstrip(")?") else ""
     prefix = r"(?<![\w])" if first and (first.isalnum() or first == "_") else ""
     suffix = r"(?![\w])" if last and (last.isalnum() or last == "_") else ""
+    if suffix and text.rstrip().endswith(")?"):
+        # the last group may be absent: then the match ends on the space after the word before it
+        suffix = r"(?:(?<=[\s'])|(?![\w]))"
     return prefix + regex + suffix
 
 
-_OPTIONAL_BEFORE_GAP = re.compile(r"\s\)\?\s*~\d+~|~\d+~\s*\([^()]*\s\)\?")
+_OPTIONAL_BEFORE_GAP = re.compile(r"\s\)\?\s*~\d+~|~\d+~\s*\([^()]*\)\?")
 
 
 #: For each compiled pattern set, its patterns one by one with the beginnings of the words each can start
@@ -191,8 +195,12 @@ def compile_patterns(patterns: list[str], where: str) -> re.Pattern[str] | None:
     parts = []
     for pattern in patterns:
         if not pattern.startswith("re:") and _OPTIONAL_BEFORE_GAP.search(pattern):
-            raise RuleError(f"{where}: pattern {pattern!r} puts an optional group ending with a space next to "
-                            "a ~N~ gap; write the gap alone (~N~ already allows the optional words)")
+            raise RuleError(f"{where}: pattern {pattern!r} puts an optional group next to a ~N~ gap, which "
+                            "never matches as meant; write the gap alone (~N~ already allows the optional "
+                            "words) or make the group required")
+        if not pattern.startswith("re:") and "[" in pattern:
+            raise RuleError(f"{where}: pattern {pattern!r} uses [ ], which the pattern language reads as plain "
+                            "text; write the choice as (a|b), or start the pattern with re:")
         regex = translate_pattern(pattern)
         try:
             re.compile(regex)
