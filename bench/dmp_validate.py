@@ -1,6 +1,7 @@
 """Full CDA validation throughput (XSD + structuration minimale + 2 generic schematrons + volet) against Saxon-HE Java.
 
     python bench/dmp_validate.py [--variants 200] [--workers 2] [--per-doc-java 3] [--no-java] [--optimised-only]
+                                  [--worker-max-documents 1000]
 
 Documents: the official samples of ``../shared/samples/cda/`` plus ``--variants``
 deterministic mutations of them (``harness_plugins.dmp.fixtures.variants``). Every
@@ -8,7 +9,8 @@ contender runs in this process's run, on the same documents, with the stylesheet
 rule pack compiled into its cache (compiled at most once, before any timing):
 
 * ours      — the dmp engine: one process per worker, each loading the compiled stylesheets once
-              (load time included in the wall time), lxml XSD + the four schematrons per document;
+              (load time included in the wall time) and replaced after ``--worker-max-documents``
+              documents as the dmp target does, lxml XSD + the four schematrons per document;
               once with the optimised stylesheets (the default) and once with ``optimize = false``
               (repeated blocks shared as named templates, no flattening);
 * peer (a)  — Saxon-HE Java command line (Debian ``libsaxonhe-java``) run once per document and
@@ -19,15 +21,13 @@ rule pack compiled into its cache (compiled at most once, before any timing):
 * peer (c)  — lxml parse + XSD alone, one process: the floor.
 
 The Java peers run schematrons only (no XSD), which flatters them. Prints every throughput,
-the ratios, the peak RSS of the parent and of the largest worker, and the compile time the
+the ratios, the peak RSS of the parent and of each worker (read by the worker itself), and the compile time the
 pack's first run paid (from the cache manifest) against what this run compiled (0 when warm).
 """
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
-import multiprocessing
 import os
 import re
 import resource
@@ -50,7 +50,7 @@ def _setup_path() -> None:
 
 
 def write_corpus(folder: Path, variants: int) -> list[Path]:
-    from harness_plugins.dmp.fixtures import variants as make_variants
+    from harness_plugins.dmp.fixtures import iter_variants
 
     samples = sorted((SHARED / "samples" / "cda").glob("*.xml"))
     paths = []
@@ -58,25 +58,59 @@ def write_corpus(folder: Path, variants: int) -> list[Path]:
         target = folder / path.name
         shutil.copyfile(path, target)
         paths.append(target)
-    for i, data in enumerate(make_variants([p.read_bytes() for p in samples], variants, seed=11)):
+    for i, data in enumerate(iter_variants([p.read_bytes() for p in samples], variants, seed=11)):
         target = folder / f"variant-{i:05d}.xml"
         target.write_bytes(data)
         paths.append(target)
     return paths
 
 
-def run_ours(pack, paths: list[Path], workers: int, optimize: bool) -> tuple[float, list, int]:
-    """Wall time of the dmp engine over ``paths`` in a fresh process pool (worker start-up included)."""
+def _memory_kb() -> tuple[int, int]:
+    """(VmHWM, VmRSS) of this process in kB. Read in the worker itself: the parent's
+    ``RUSAGE_CHILDREN`` would also count the moment between fork and exec, when a child
+    still maps the parent's pages (the whole corpus, for a large run)."""
+    values = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                values[line.split(":")[0]] = int(line.split()[1])
+    return values.get("VmHWM", 0), values.get("VmRSS", 0)
+
+
+def validate_and_measure(src):
     from harness_plugins.dmp import engine
 
-    options = engine.Options(optimize=optimize)
+    report = engine.run_one(src)
+    return report, os.getpid(), _memory_kb()
+
+
+def run_ours(pack, paths: list[Path], workers: int, optimize: bool, per_worker: int) -> tuple[float, list, dict]:
+    """Wall time of the dmp engine over ``paths`` in fresh worker processes (start-up included), replaced
+    every ``per_worker`` documents as the dmp target does; the reports; and per worker process: peak
+    RSS and RSS after its 100th and its last document (kB)."""
+    from harness_plugins.dmp import engine
+    from harness_plugins.dmp.pool import RecyclingPool
+
     sources = [engine.Source(p.name, str(p)) for p in paths]
     start = time.perf_counter()
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                initializer=engine.init_worker, initargs=(pack, options)) as pool:
-        reports = list(pool.map(engine.run_one, sources, chunksize=4))
+    reports, memory = [], {}
+    pool = RecyclingPool(pack, engine.Options(optimize=optimize), workers, per_worker or len(sources),
+                         task=validate_and_measure)
+    try:
+        pool.warm_up()
+        for future in pool.submit_all(sources):
+            report, pid, (hwm, rss) = future.result()
+            reports.append(report)
+            seen = memory.setdefault(pid, {"docs": 0, "peak": 0, "rss_at_100": None, "rss_last": 0})
+            seen["docs"] += 1
+            seen["peak"] = max(seen["peak"], hwm)
+            seen["rss_last"] = rss
+            if seen["docs"] == 100:
+                seen["rss_at_100"] = rss
+    finally:
+        pool.close()
     elapsed = time.perf_counter() - start
-    return elapsed, reports, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, reports, memory
 
 
 def run_lxml_xsd(xsd_path: Path, paths: list[Path]) -> float:
@@ -159,6 +193,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="validation processes for ours")
     parser.add_argument("--per-doc-java", type=int, default=3, help="documents timed for peer (a)")
     parser.add_argument("--no-java", action="store_true", help="skip the Saxon-HE Java peers")
+    parser.add_argument("--worker-max-documents", type=int, default=1000,
+                        help="replace a worker after this many documents, as the dmp target does (0: never)")
     parser.add_argument("--optimised-only", action="store_true",
                         help="skip our optimize = false run (for long runs such as --variants 10000)")
     args = parser.parse_args()
@@ -183,11 +219,13 @@ def main() -> int:
         print(f"{n} documents ({total_mb:.1f} MB): {n - args.variants} official samples + {args.variants} variants")
 
         rows: list[tuple[str, float]] = []
-        elapsed, reports, child_rss = run_ours(pack, paths, args.workers, optimize=True)
+        elapsed, reports, memory = run_ours(pack, paths, args.workers, optimize=True,
+                                           per_worker=args.worker_max_documents)
         rows.append((f"ours, {args.workers} workers, optimised stylesheets", n / elapsed))
-        child_rss_p = 0
+        memory_p: dict = {}
         if not args.optimised_only:
-            elapsed_p, _, child_rss_p = run_ours(pack, paths, args.workers, optimize=False)
+            elapsed_p, _, memory_p = run_ours(pack, paths, args.workers, optimize=False,
+                                              per_worker=args.worker_max_documents)
             rows.append((f"ours, {args.workers} workers, optimize = false (shared blocks only)", n / elapsed_p))
         errors = sum(1 for r in reports for s in r.stages.values() if s.status == "error")
         rows.append(("peer (c) lxml parse + XSD only, 1 process", n / run_lxml_xsd(schematrons.xsd_path, paths)))
@@ -218,8 +256,12 @@ def main() -> int:
     for label, rate in rows[1:]:
         print(f"  ours (optimised) / {label}: {ours / rate:.2f}x")
     parent_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"\npeak RSS: parent {parent_rss / 1024:.0f} MB, largest worker {max(child_rss, child_rss_p) / 1024:.0f} MB"
-          f" (measured before the Java peers ran)")
+    print(f"\npeak RSS of the parent (holds every report): {parent_rss / 1024:.0f} MB")
+    for label, measured in (("optimised", memory), ("optimize = false", memory_p)):
+        for pid, m in sorted(measured.items()):
+            at_100 = f"{m['rss_at_100'] / 1024:.0f} MB" if m["rss_at_100"] else "-"
+            print(f"  worker {pid} ({label}): {m['docs']} documents, peak RSS {m['peak'] / 1024:.0f} MB, "
+                  f"RSS after its 100th document {at_100}, after its last {m['rss_last'] / 1024:.0f} MB")
     print(f"stage errors in our run: {errors}")
     return 0
 

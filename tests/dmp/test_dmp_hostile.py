@@ -269,6 +269,22 @@ def test_a_folder_of_many_documents_runs_in_bounded_memory(tmp_path):
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 3 * 1024 * 1024
 
 
+def test_workers_are_replaced_after_worker_max_documents(tmp_path):
+    """Saxon's heap cannot be capped: a worker is replaced after N documents, and no document is lost."""
+    for i, data in enumerate(fixtures.variants([GOOD], 48, seed=5)):
+        (tmp_path / f"doc-{i:03d}.xml").write_bytes(data)
+    target = make_target({"documents": ["doc-*.xml"], "workers": 2, "worker_max_documents": 12}, tmp_path).start()
+    try:
+        reports = [target.report(source) for source in target.sources]
+    finally:
+        target.close()
+    assert len(reports) == 48
+    assert all(r.stage("structuration_minimale").status in ("pass", "fail", "warn") for r in reports)
+    # 2 workers × 12 documents: the second 24 documents are validated by new processes
+    first, second = {r.worker for r in reports[:24]}, {r.worker for r in reports[24:]}
+    assert first and second and not first & second, (first, second)
+
+
 def test_a_type_error_inside_a_rule_pattern_is_a_non_match_not_an_engine_stop(validate):
     """Two encompassingEncounter/effectiveTime make a StrucMin pattern raise XPTY0004 (Saxon prints it on stderr):
     as in the official engine that is a non-match, and the document gets the rules' findings, not an error."""

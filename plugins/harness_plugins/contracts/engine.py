@@ -157,6 +157,7 @@ class Analysis:
         self._words: dict[str, list[int]] | None = None
         self._heads: dict[str, list[int]] = {}
         self._has_cache: dict[tuple[int, tuple[int, int]], bool] = {}
+        self._first_cache: dict[tuple[int, tuple[int, int]], tuple[int, int] | None] = {}
         self._neg_cache: dict[tuple[int, int], bool] = {}
         self._numbers: dict[str, list[Quantity]] = {}
         self.language: Language = pack.language
@@ -336,6 +337,15 @@ class Analysis:
             found = self._has_cache[key] = regex.search(self.folded, sentence[0], sentence[1]) is not None
         return found
 
+    def first_in_sentence(self, regex: re.Pattern[str], sentence: tuple[int, int]) -> tuple[int, int] | None:
+        """Span of the first match of ``regex`` in a sentence (remembered: a sentence with several
+        words of a ``together`` group's first list asks again for the same second word)."""
+        key = (id(regex), sentence)
+        if key not in self._first_cache:
+            match = regex.search(self.folded, sentence[0], sentence[1])
+            self._first_cache[key] = match.span() if match else None
+        return self._first_cache[key]
+
     def negated(self, start: int, end: int) -> bool:
         key = (start, end)
         found = self._neg_cache.get(key)
@@ -428,11 +438,11 @@ class Analysis:
                 sent = self.sentence_at(start)
                 spans = [(start, end)]
                 for other in signal.together[1:]:
-                    match = other.search(self.folded, sent[0], sent[1])
-                    if match is None:
+                    span = self.first_in_sentence(other, sent)
+                    if span is None:
                         spans = []
                         break
-                    spans.append(match.span())
+                    spans.append(span)
                 if spans:
                     span = (min(s for s, _ in spans), max(e for _, e in spans))
                     candidates.append(span)

@@ -17,6 +17,7 @@ import sys
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 from xml.sax.saxutils import escape, quoteattr
 
 from harness_plugins._common.identifiers import luhn_digit, nir_key
@@ -530,7 +531,7 @@ def mutate(data: bytes, seed: int, operations: int = 2) -> bytes:
             if rooted:
                 rng.choice(rooted).set("root", rng.choice(("1.2.250.1.999.9", "1.2.250.01.7", "not-an-oid")))
         elif op == "duplicate" and el.getparent() is not None:
-            el.addnext(etree.fromstring(etree.tostring(el)))
+            el.addnext(etree.fromstring(etree.tostring(el, with_tail=False)))
         elif op == "template":
             templates = [e for e in elements if etree.QName(e).localname == "templateId"]
             if templates:
@@ -541,6 +542,12 @@ def mutate(data: bytes, seed: int, operations: int = 2) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + etree.tostring(root, encoding="utf-8")
 
 
+def iter_variants(sources: list[bytes], count: int, seed: int = 0) -> Iterator[bytes]:
+    """``count`` mutated documents built round-robin from ``sources`` (deterministic), one at a time."""
+    for i in range(count):
+        yield mutate(sources[i % len(sources)], seed * 100_003 + i, operations=1 + i % 3)
+
+
 def variants(sources: list[bytes], count: int, seed: int = 0) -> list[bytes]:
-    """``count`` mutated documents built round-robin from ``sources`` (deterministic)."""
-    return [mutate(sources[i % len(sources)], seed * 100_003 + i, operations=1 + i % 3) for i in range(count)]
+    """The documents of :func:`iter_variants` as a list."""
+    return list(iter_variants(sources, count, seed))

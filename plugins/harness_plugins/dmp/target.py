@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import glob
-import multiprocessing
 import os
 import threading
 import time
@@ -28,6 +27,7 @@ from harness.safety import UnsafeInput, ZipLimits, safe_zip_members
 from . import engine, xdm
 from .engine import DocumentReport, Options, Source, StageResult
 from .pack import SchematronPack
+from .pool import RecyclingPool
 from .valuesets import ValueSets
 
 DEFAULT_PACK = "ci-sis"
@@ -50,6 +50,9 @@ SCHEMA: dict[str, Any] = {
                           "description": "refuse folders with more documents than this (default 100000)"},
         "workers": {"type": "integer", "minimum": 0,
                     "description": "validation processes (default: the CPUs; 0 validates in the harness process)"},
+        "worker_max_documents": {"type": "integer", "minimum": 1,
+                                 "description": "validation processes are replaced after this many documents "
+                                                "each (default 1000), which bounds the memory Saxon's heap keeps"},
         "optimize": {"type": "boolean",
                      "description": "run the equivalence-tested optimised stylesheets (default true)"},
         "require_pdfa": {"type": "boolean",
@@ -59,6 +62,10 @@ SCHEMA: dict[str, Any] = {
                                    "description": "effectiveTime older than this is suspicious (default 100)"},
     },
 }
+
+
+#: Documents a validation process handles before it is replaced (see ``worker_max_documents``).
+WORKER_MAX_DOCUMENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,7 @@ class DmpTarget:
             optimize=bool(config.get("optimize", True)),
             zip_limits=ZipLimits(),
         )
+        self.worker_max_documents = int(config.get("worker_max_documents", WORKER_MAX_DOCUMENTS))
         self.require_pdfa = bool(config.get("require_pdfa", False))
         self.max_age_years = int(config.get("max_document_age_years", 100))
         max_documents = int(config.get("max_documents", 100_000))
@@ -140,7 +148,7 @@ class DmpTarget:
         self._sha_cache: dict[str, str] = {}
         self._lock = threading.Lock()
         self._futures: dict[str, cf.Future] = {}
-        self._executor: cf.Executor | None = None
+        self._pool: RecyclingPool | None = None
         self._inline: engine.Validator | None = None
         self._started = False
         self.stats: dict[str, Any] = {}
@@ -228,20 +236,18 @@ class DmpTarget:
                     raise TargetError(f"the CDA validation engine cannot start: {type(exc).__name__}: {exc}") from exc
                 self.stats.update(mode="in-process", workers=0, startup_s=round(time.perf_counter() - t0, 3))
                 return self
-            context = multiprocessing.get_context("spawn")
-            self._executor = cf.ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                                    initializer=engine.init_worker,
-                                                    initargs=(self.pack, self.options))
-            ready = [self._executor.submit(engine.warm_up) for _ in range(workers)]
-            for source in pending:
-                self._futures[source.item_id] = self._executor.submit(engine.run_one, source)
+            self._pool = RecyclingPool(self.pack, self.options, workers, self.worker_max_documents)
+            ready = self._pool.warm_up()
+            for source, future in zip(pending, self._pool.submit_all(pending)):
+                self._futures[source.item_id] = future
         if wait:
             try:
                 self.stats["workers_ready"] = [f.result() for f in ready]
             except Exception as exc:  # noqa: BLE001 - BrokenProcessPool: the engine died while loading
                 raise TargetError(f"the CDA validation workers could not start: {type(exc).__name__}: {exc}") \
                     from exc
-        self.stats.update(mode="process-pool", workers=workers, startup_s=round(time.perf_counter() - t0, 3))
+        self.stats.update(mode="process-pool", workers=workers, worker_max_documents=self.worker_max_documents,
+                          startup_s=round(time.perf_counter() - t0, 3))
         return self
 
     def report(self, source: Source) -> DocumentReport:
@@ -268,9 +274,9 @@ class DmpTarget:
             return _failed_report(source, f"validation unavailable: {type(exc).__name__}: {exc}")
 
     def close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
 
 
 def _is_xdm_document(name: str) -> bool:
