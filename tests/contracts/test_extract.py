@@ -99,6 +99,23 @@ def test_pdf_extraction_is_time_boxed():
     assert "did not finish" in str(info.value)
 
 
+def test_a_long_pdf_shared_between_processes_gives_the_pages_of_one_process():
+    """Above PARALLEL_FROM_BYTES each child extracts one page in n; the pages come back in order."""
+    from harness_plugins.contracts import demo_docs
+    from harness_plugins.contracts.extract import PARALLEL_FROM_BYTES
+
+    repeat, data = 8, b""
+    while len(data) < PARALLEL_FROM_BYTES and repeat < 200:
+        repeat *= 2
+        data = demo_docs.pdf_bytes(demo_docs.GOOD_TITLE, demo_docs.GOOD_HEADER, demo_docs.GOOD,
+                                   demo_docs.GOOD_TABLE, repeat=repeat)
+    assert len(data) >= PARALLEL_FROM_BYTES
+    alone, notes_alone = pdf_pages(data, workers=1)
+    shared, notes_shared = pdf_pages(data, workers=3)
+    assert len(alone) > 20 and all(alone)
+    assert shared == alone and notes_shared == notes_alone
+
+
 def test_fold_matches_normalised_length():
     doc = extract(DEMO / "demo-poor" / "contracts" / "contrat.pdf")
     assert len(doc.folded) == len(doc.text) == len(doc.origin)

@@ -248,8 +248,10 @@ def _child(conn, data: bytes, max_pages: int, part: tuple[int, int]) -> None:
         conn.close()
 
 
-#: Above this size a PDF is shared between several child processes (one page in n each).
-PARALLEL_FROM_BYTES = 2_000_000
+#: Above this size a PDF is shared between several child processes (one page in n each): about 40
+#: pages of text. Each child parses the file again, which is cheap next to extracting the text
+#: (measured on a 102-page, 260 KB contract: 0.75 s with one child, 0.40 s with two).
+PARALLEL_FROM_BYTES = 100_000
 
 
 def pdf_pages(data: bytes, *, timeout: float = DEFAULT_TIMEOUT, max_pages: int = DEFAULT_MAX_PAGES,
