@@ -140,3 +140,42 @@ def test_several_problems_of_one_rule_are_all_reported(judge):
     outcome = judge(text, "renewal.tacit")
     assert outcome.status == "fail"
     assert [o["status"] for o in outcome.others] == ["fail"]
+
+
+def _long_contract_text() -> str:
+    from harness_plugins.contracts.evaluate import load_corpus
+
+    clauses = [c.text for c in load_corpus() if c.labels and c.split == "dev"][:700]
+    text = "\n\n".join(f"Article {i + 1} - Clause\n{t}" for i, t in enumerate(clauses))
+    return text
+
+
+def _same(a, b) -> bool:
+    return (a.status, a.clause_found, a.verdict_key, a.hits, a.quantities, a.evidence, a.topic_clauses) == \
+        (b.status, b.clause_found, b.verdict_key, b.hits, b.quantities, b.evidence, b.topic_clauses)
+
+
+def test_a_long_contract_gives_the_same_outcomes_when_half_the_rules_run_in_a_child(pack):
+    from harness_plugins.contracts import engine
+    from harness_plugins.contracts.extract import from_text
+
+    analysis = engine.Analysis(from_text(_long_contract_text(), "long.txt"), pack)
+    assert len(analysis.folded) >= engine.SPLIT_FROM_CHARS
+    serial = {rid: analysis.apply(rule, today=20260601) for rid, rule in pack.rules.items()}
+    split = engine.apply_all(engine.Analysis(analysis.doc, pack), pack.rules, today=20260601)
+    assert list(split) == list(serial)
+    assert all(_same(serial[rid], split[rid]) and split[rid].rule is pack.rules[rid] for rid in serial)
+    assert sum(o.status == "fail" for o in split.values()) >= 5
+
+
+def test_when_the_child_dies_the_parent_applies_its_rules(pack, monkeypatch):
+    import os
+
+    from harness_plugins.contracts import engine
+    from harness_plugins.contracts.extract import from_text
+
+    doc = from_text(_long_contract_text(), "long.txt")
+    serial = {rid: engine.Analysis(doc, pack).apply(rule, today=20260601) for rid, rule in pack.rules.items()}
+    monkeypatch.setattr(engine, "_apply_child", lambda *args: os._exit(3))
+    split = engine.apply_all(engine.Analysis(doc, pack), pack.rules, today=20260601)
+    assert all(_same(serial[rid], split[rid]) for rid in serial)

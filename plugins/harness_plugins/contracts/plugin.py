@@ -138,7 +138,7 @@ class ContractsTarget:
             return FileAnalysis(item_id, first, None, {}, [], worst, reason, problems[0].sha256)
         doc = readable[0] if len(readable) == 1 else _merge(readable)
         analysis = engine.Analysis(doc, self.pack)
-        outcomes = {rid: analysis.apply(rule, today=self.today) for rid, rule in self.pack.rules.items()}
+        outcomes = engine.apply_all(analysis, self.pack.rules, today=self.today, timeout=self.timeout)
         result = FileAnalysis(item_id, doc.path, doc, outcomes, analysis.clauses, sha256=doc.sha256)
         if problems:
             result.problem = "; ".join(f"{self.relative(d.path)}: {d.problem.reason}" for d in problems)
@@ -176,7 +176,7 @@ def _finding_for(target: ContractsTarget, rule: Rule, fa: FileAnalysis) -> list[
     references = rule.references + rule.benchmark
     if fa.doc is None:
         status = Status.ERROR if fa.problem_status == "error" else Status.REVIEW
-        return [Finding(status, f"Contrat non analysé : {fa.problem}", message_id=f"contracts.unreadable",
+        return [Finding(status, f"Contrat non analysé : {fa.problem}", message_id="contracts.unreadable",
                         severity=Severity.INFO if status == Status.ERROR else _severity(rule.severity),
                         requirement_ids=references,
                         evidence=(Evidence.file(artefact, sha256=fa.sha256) if fa.sha256 else
