@@ -17,11 +17,12 @@ import bisect
 import dataclasses
 import functools
 import multiprocessing
-import os
 import pickle
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness_plugins._common.system import available_cpus
 
 from .extract import Document
 from .rules import PATTERN_HEADS, STOP_WORDS, Language, QuantityDef, Rule, RulePackData, Signal, translate_pattern
@@ -160,7 +161,6 @@ class Analysis:
         self._regex_cache: dict[int, list[tuple[int, int]]] = {}
         self._words: dict[str, list[int]] | None = None
         self._heads: dict[str, list[int]] = {}
-        self._has_cache: dict[tuple[int, tuple[int, int]], bool] = {}
         self._first_cache: dict[tuple[int, tuple[int, int]], tuple[int, int] | None] = {}
         self._neg_cache: dict[tuple[int, int], bool] = {}
         self._numbers: dict[str, list[Quantity]] = {}
@@ -335,15 +335,11 @@ class Analysis:
 
     def sentence_has(self, regex: re.Pattern[str], sentence: tuple[int, int]) -> bool:
         """Whether ``regex`` occurs in a sentence (remembered: several rules ask the same)."""
-        key = (id(regex), sentence)
-        found = self._has_cache.get(key)
-        if found is None:
-            found = self._has_cache[key] = regex.search(self.folded, sentence[0], sentence[1]) is not None
-        return found
+        return self.first_in_sentence(regex, sentence) is not None
 
     def first_in_sentence(self, regex: re.Pattern[str], sentence: tuple[int, int]) -> tuple[int, int] | None:
-        """Span of the first match of ``regex`` in a sentence (remembered: a sentence with several
-        words of a ``together`` group's first list asks again for the same second word)."""
+        """Span of the first match of ``regex`` in a sentence (remembered: several rules, and the
+        several words of a ``together`` group's first list, ask the same sentence again)."""
         key = (id(regex), sentence)
         if key not in self._first_cache:
             match = regex.search(self.folded, sentence[0], sentence[1])
@@ -655,9 +651,12 @@ def apply_all(analysis: "Analysis", rules: dict[str, Rule], *, document: bool = 
     time (crash, deadline) is applied here: the result is the same, only slower.
     """
     ids = list(rules)
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if len(analysis.folded) < SPLIT_FROM_CHARS or cpus < 2 or len(ids) < 2:
-        return {rid: analysis.apply(rules[rid], document=document, today=today) for rid in ids}
+
+    def here(rid: str) -> Outcome:
+        return analysis.apply(rules[rid], document=document, today=today)
+
+    if len(analysis.folded) < SPLIT_FROM_CHARS or available_cpus() < 2 or len(ids) < 2:
+        return {rid: here(rid) for rid in ids}
     theirs, received = ids[1::2], {}
     try:
         ctx = multiprocessing.get_context("fork")
@@ -667,8 +666,8 @@ def apply_all(analysis: "Analysis", rules: dict[str, Rule], *, document: bool = 
         child.start()
         sender.close()
     except (ValueError, OSError):  # no fork on this platform, or no process left
-        return {rid: analysis.apply(rules[rid], document=document, today=today) for rid in ids}
-    outcomes = {rid: analysis.apply(rules[rid], document=document, today=today) for rid in ids[0::2]}
+        return {rid: here(rid) for rid in ids}
+    outcomes = {rid: here(rid) for rid in ids[0::2]}
     try:
         if receiver.poll(timeout):
             received = receiver.recv()
@@ -681,8 +680,7 @@ def apply_all(analysis: "Analysis", rules: dict[str, Rule], *, document: bool = 
         child.join(5)
     for rid in theirs:
         outcome = received.get(rid)
-        outcomes[rid] = dataclasses.replace(outcome, rule=rules[rid]) if outcome is not None else \
-            analysis.apply(rules[rid], document=document, today=today)
+        outcomes[rid] = dataclasses.replace(outcome, rule=rules[rid]) if outcome is not None else here(rid)
     return {rid: outcomes[rid] for rid in ids}
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import io
 import multiprocessing
-import os
 import re
 import time
 import zipfile
@@ -36,6 +35,7 @@ from typing import Any
 
 from harness import sha256_bytes
 from harness.safety import UnsafeInput, ZipLimits, safe_zip_members
+from harness_plugins._common.system import available_cpus
 
 from .text import Tracked, fold, normalise
 
@@ -268,7 +268,7 @@ def pdf_pages(data: bytes, *, timeout: float = DEFAULT_TIMEOUT, max_pages: int =
             raise ExtractionProblem(*result["problem"])
         return result["pages"], result["notes"]
     if workers is None:
-        workers = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        workers = min(4, available_cpus())
     workers = max(1, workers if len(data) >= PARALLEL_FROM_BYTES else 1)
     try:
         ctx = multiprocessing.get_context("fork")

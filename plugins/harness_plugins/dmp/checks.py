@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from pathlib import Path
 from typing import Any, Iterable
-
-from lxml import etree
 
 from harness import Evidence, Finding, NotApplicable, Skip, check, errored, failed, passed, warned
 from harness.safety import UnsafeInput

@@ -29,6 +29,7 @@ from lxml import etree
 
 from harness.rulepacks import RulePack
 from harness.safety import UnsafeInput, ZipLimits, read_zip_member, safe_zip_members, xml_parser
+from harness_plugins._common.system import available_cpus
 
 from . import cda
 from .pack import Entry, SchematronPack, looks_like_pack_defect
@@ -498,10 +499,7 @@ def warm_up() -> dict[str, Any]:
 
 
 def default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
+    return available_cpus()
 
 
 __all__ = ["Source", "Options", "StageResult", "DocumentReport", "Validator", "init_worker", "run_one", "STAGES",

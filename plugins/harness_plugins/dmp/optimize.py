@@ -22,7 +22,8 @@ prefix on every element. Saxon-HE on GraalVM has no JIT to hide that, so:
   every context) becomes one named template, and each rule calls it. ``xsl:call-template``
   keeps the context item, position and size, so the block tests the same node and writes the
   same SVRL; Saxon then compiles 877 blocks instead of 12,925, which cuts the processor's
-  memory and load time. A block that reads a variable of its rule is left in place.
+  memory and load time. A block that reads a variable its rule declared before it gets that
+  variable as a parameter; one that reads a rule variable declared elsewhere is left in place.
 
 A mode is left untouched when anything in it falls outside this shape (a rule
 whose body does not end with the recursion, a pattern using ``current()``,

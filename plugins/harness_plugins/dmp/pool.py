@@ -45,14 +45,12 @@ class RecyclingPool:
                  task: Callable[[Source], Any] = engine.run_one) -> None:
         self.pack, self.options = pack, options
         self.workers, self.per_worker, self.task = workers, max(1, per_worker), task
-        self.pools_started = 0
         self._executor: cf.ProcessPoolExecutor | None = None
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._driver: threading.Thread | None = None
 
     def _new_executor(self) -> cf.ProcessPoolExecutor:
-        self.pools_started += 1
         return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
                                       initializer=engine.init_worker, initargs=(self.pack, self.options))
 
