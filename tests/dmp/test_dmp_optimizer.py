@@ -111,3 +111,73 @@ def test_patterns_with_current_are_left_alone():
     tree = etree.ElementTree(etree.fromstring(xsl))
     stats = optimize.optimize(tree)
     assert stats.get("modes_kept") == 1 and not stats.get("modes_flattened")
+
+
+_TOY = """<xsl:stylesheet version="2.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
+  xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:svrl="http://purl.oclc.org/dsdl/svrl">
+  <xsl:template match="/"><svrl:schematron-output><xsl:apply-templates select="/" mode="M1"/>
+  </svrl:schematron-output></xsl:template>
+  <xsl:template match="a[xs:integer(@n) gt 0]" priority="1000" mode="M1">
+    <svrl:fired-rule context="a"/><xsl:apply-templates select="*" mode="M1"/></xsl:template>
+  <xsl:template match="b" priority="1000" mode="M1">
+    <svrl:fired-rule context="b"/><xsl:value-of select="xs:integer(@n)"/>
+    <xsl:apply-templates select="*" mode="M1"/></xsl:template>
+  <xsl:template match="text()" priority="-1" mode="M1"/>
+  <xsl:template match="@*|node()" priority="-2" mode="M1"><xsl:apply-templates select="*" mode="M1"/></xsl:template>
+</xsl:stylesheet>"""
+
+
+def _toy_runs(doc: str) -> tuple[tuple, tuple]:
+    """(pristine, flattened) outcomes of the toy stylesheet on ``doc``: (svrl, error)."""
+    from lxml import etree
+    from saxonche import PySaxonProcessor
+
+    from harness_plugins.dmp.engine import Validator
+
+    proc = PySaxonProcessor(license=False)
+    xslt = proc.new_xslt30_processor()
+    node = proc.parse_xml(xml_text=doc)
+    outcomes = []
+    for flatten in (None, True):
+        tree = etree.ElementTree(etree.fromstring(_TOY))
+        if flatten:
+            assert optimize.optimize(tree)["modes_flattened"] == 1
+        sheet = xslt.compile_stylesheet(stylesheet_text=etree.tostring(tree, encoding="unicode"))
+        outcomes.append(Validator._run(sheet, node))
+    return outcomes[0], outcomes[1]
+
+
+def test_a_pattern_error_is_reported_as_the_flattening_marker():
+    """The original walk treats the failing pattern as a non-match; the flattened select says so
+    with the one error the engine falls back on."""
+    pristine, flat = _toy_runs('<r><a n="x"/><a n="2"/></r>')
+    assert pristine[1] is None and pristine[0].count("fired-rule") == 1
+    assert flat[0] is None and optimize.SELECT_FAILED in flat[1]
+
+
+def test_a_rule_body_error_fails_both_forms_without_the_marker():
+    pristine, flat = _toy_runs('<r><a n="1"/><b n="x"/></r>')
+    assert pristine[0] is None and flat[0] is None
+    assert "Cannot convert" in pristine[1] and pristine[1] == flat[1]
+    assert optimize.SELECT_FAILED not in flat[1]
+    same, same_flat = _toy_runs('<r><a n="1"/><b n="3"/></r>')
+    assert same[1] is None and _STAMP.sub("", same[0]) == _STAMP.sub("", same_flat[0])
+
+
+def test_a_document_the_original_rules_cannot_evaluate_is_not_run_twice(validate):
+    """Two effectiveTime/low in the encounter make a structuration minimale assert fail with a type
+    error in its body: the original stylesheet fails the same way, so the engine reports the
+    failure without loading the unflattened stylesheet (which would double its memory)."""
+    from lxml import etree
+
+    root = etree.fromstring((SAMPLES / "IMG_CR_IMG_2024.01_CDA-R2-Niveau-1.xml").read_bytes())
+    ns = {"h": "urn:hl7-org:v3"}
+    [low] = root.xpath("/h:ClinicalDocument/h:componentOf/h:encompassingEncounter/h:effectiveTime/h:low",
+                       namespaces=ns)
+    low.addnext(etree.fromstring(etree.tostring(low)))
+    report = validate(etree.tostring(root, xml_declaration=True, encoding="UTF-8"), "two-times.xml")
+    stage = report.stages["structuration_minimale"]
+    assert stage.status == "fail", (stage.status, stage.reason)
+    assert [i.requirement for i in stage.issues] == ["CI-SIS:ASIP-STRUCT-MIN-StrucMin:not-evaluable"]
+    assert "more than one item" in stage.issues[0].message
+    assert "optimized_run_failed" not in stage.details

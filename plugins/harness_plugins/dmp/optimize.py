@@ -29,8 +29,9 @@ A mode is left untouched when anything in it falls outside this shape (a rule
 whose body does not end with the recursion, a pattern using ``current()``,
 namespace bindings that differ from the root template's). The one behavioural
 difference is that a pattern that raises a dynamic error on some node is no
-longer a silent non-match; :mod:`.engine` re-runs such a document with the
-unoptimised stylesheet, and the test suite compares both outputs.
+longer a silent non-match: the flattened select then raises
+:data:`SELECT_FAILED`, :mod:`.engine` re-runs that document with the unflattened
+stylesheet, and the test suite compares both outputs.
 
 :func:`assert_index` reads the same XSLT and records, for each assert/report,
 its pattern, rule context, role, test and message, so SVRL findings can be
@@ -52,7 +53,10 @@ XSL = "http://www.w3.org/1999/XSL/Transform"
 SVRL = "http://purl.oclc.org/dsdl/svrl"
 NS = {"xsl": XSL, "svrl": SVRL}
 APPLY = f"{{{XSL}}}apply-templates"
-VERSION = "2"
+VERSION = "3"
+HARNESS_NS = "urn:harness:dmp"
+#: The text of the error a flattened select raises (see :func:`_guard_select`).
+SELECT_FAILED = "harness: a flattened pattern raised a dynamic error"
 
 _MODE_RE = re.compile(r"M\d+")
 _VAR_REF = re.compile(r"\$([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)")
@@ -222,7 +226,7 @@ def optimize(tree: etree._ElementTree, flatten: bool = True) -> dict[str, int]:
         call = calls[mode][0]
         if selects:
             kind_filter = " or ".join(["self::document-node()"] + [_KINDS[k] for k in kinds])
-            call.set("select", "(" + " | ".join(f"({s})" for s in selects) + f")[{kind_filter}]")
+            _guard_select(call, mode, "(" + " | ".join(f"({s})" for s in selects) + f")[{kind_filter}]")
         else:
             call.getparent().remove(call)
         stats["modes_flattened"] += 1
@@ -234,6 +238,24 @@ def optimize(tree: etree._ElementTree, flatten: bool = True) -> dict[str, int]:
                                      use="cda:templateId/@root"))
     _share_blocks(root, stats)
     return dict(stats)
+
+
+def _guard_select(call: Any, mode: str, select: str) -> None:
+    """Apply ``mode`` to the nodes of ``select``, computed first under ``xsl:try``.
+
+    The walk this replaces matched each pattern node by node, and a pattern that raises a
+    dynamic error there is only a non-match. Evaluated as one path, the same error would stop
+    the run: it is caught and re-raised as :data:`SELECT_FAILED`, the one failure for which the
+    engine re-runs the unflattened stylesheet. An error in a rule body is left alone: the
+    original walk fires the same rule on the same node in the same order and fails the same way.
+    """
+    name = f"harness-nodes-{mode}"
+    variable = etree.Element(f"{{{XSL}}}variable", name=name, attrib={"as": "node()*"})
+    attempt = etree.SubElement(variable, f"{{{XSL}}}try", select=select)
+    etree.SubElement(attempt, f"{{{XSL}}}catch",
+                     select=f"error(QName('{HARNESS_NS}', 'flatten-select'), '{SELECT_FAILED}')")
+    call.addprevious(variable)
+    call.set("select", f"${name}")
 
 
 def _share_blocks(root: Any, stats: Counter[str]) -> None:
