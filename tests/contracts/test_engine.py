@@ -33,6 +33,15 @@ def test_parties_customer_vs_vendor_notice(judge):
     assert outcome.numbers() == {"préavis du client": "2 mois", "préavis de l'éditeur": "15 jours"}
 
 
+def test_a_number_in_the_heading_is_not_the_notice(judge):
+    """Headings name a topic (the signals skip them); the body gives the figure, here a shorter one."""
+    text = ("Article 9 – Résiliation – préavis de six mois\n"
+            "Le Client peut désormais résilier le Contrat à tout moment moyennant un préavis d'un mois.")
+    outcome = judge(text, "termination.customer_notice")
+    assert outcome.status == "pass", outcome.message
+    assert outcome.numbers() == {"préavis du client": "1 mois"}
+
+
 def test_aliases_defined_by_the_contract(judge):
     text = ("Entre DemoSanté, ci-après « DemoSanté », et le médecin, ci-après « le Client ».\n\n"
             "DemoSanté peut résilier le contrat moyennant un préavis de dix jours. "

@@ -481,6 +481,8 @@ class Analysis:
             clause = self.clause_at(a_start)
             if allowed is not None and clause not in allowed:
                 continue
+            if self.in_heading(a_start):  # as for signals: a heading names a topic, its body decides
+                continue
             sent = self.sentence_at(a_start)
             if qdef.exclude is not None and self.sentence_has(qdef.exclude, sent):
                 continue
