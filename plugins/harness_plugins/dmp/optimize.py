@@ -127,7 +127,8 @@ def optimize(tree: etree._ElementTree, flatten: bool = True) -> dict[str, int]:
     """Rewrite a skeleton-generated stylesheet in place; returns counts of what was changed.
 
     ``flatten=False`` only shares repeated blocks: that rewrite keeps even the dynamic errors
-    of the original, so it is what the engine falls back to when a flattened run fails.
+    of the original, so it is what the engine falls back to when a flattened select fails
+    (:data:`SELECT_FAILED`).
     """
     root = tree.getroot()
     stats: Counter[str] = Counter()

@@ -31,6 +31,26 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ("RS384", "ES384")
 INVALID_TOKEN = "harness-invalid-token-0000"
 
+# The [targets.<kind>.auth] table that make_auth reads, shared with the portability family (Bulk Data
+# uses the same auth).
+AUTH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {"enum": ["none", "bearer", "smart-backend"]},
+        "token_env": {"type": "string", "description": "bearer: variable holding the token"},
+        "token": {"type": "string", "description": "bearer: the token itself (demo / ${VAR} use only)"},
+        "client_id": {"type": "string"},
+        "private_key": {"type": "string", "description": "smart-backend: PEM file of the client key"},
+        "private_key_env": {"type": "string", "description": "smart-backend: variable holding the PEM"},
+        "alg": {"enum": list(ALGORITHMS)},
+        "kid": {"type": "string"},
+        "scope": {"type": "string"},
+        "token_url": {"type": "string", "format": "uri"},
+    },
+}
+
 
 class NoAuth:
     kind = "none"

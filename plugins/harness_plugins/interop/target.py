@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from harness import TargetError
 
-from .auth import INVALID_TOKEN, NoAuth, make_auth
+from .auth import AUTH_SCHEMA, INVALID_TOKEN, NoAuth, make_auth
 from .http import AuditClient, HttpPolicy, Reply
 
 FHIR_JSON = "application/fhir+json"
@@ -25,25 +25,6 @@ FHIR_JSON = "application/fhir+json"
 #: practice-software FHIR API is judged on.
 DEFAULT_RESOURCES = ["Patient", "Practitioner", "PractitionerRole", "Organization", "Encounter", "Observation",
                      "Condition", "AllergyIntolerance", "MedicationRequest", "Immunization", "DocumentReference"]
-
-# The [targets.<kind>.auth] table, shared with the portability family (Bulk Data uses the same auth).
-AUTH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["type"],
-    "additionalProperties": False,
-    "properties": {
-        "type": {"enum": ["none", "bearer", "smart-backend"]},
-        "token_env": {"type": "string", "description": "bearer: variable holding the token"},
-        "token": {"type": "string", "description": "bearer: the token itself (demo / ${VAR} use only)"},
-        "client_id": {"type": "string"},
-        "private_key": {"type": "string", "description": "smart-backend: PEM file of the client key"},
-        "private_key_env": {"type": "string", "description": "smart-backend: variable holding the PEM"},
-        "alg": {"enum": ["RS384", "ES384"]},
-        "kid": {"type": "string"},
-        "scope": {"type": "string"},
-        "token_url": {"type": "string", "format": "uri"},
-    },
-}
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

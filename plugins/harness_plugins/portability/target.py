@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness import TargetError
-from harness_plugins.interop.target import AUTH_SCHEMA
+from harness_plugins.interop.auth import AUTH_SCHEMA
 
 from .analysis import AnalysisSettings, FileEntry, SourceAnalysis, analyze
 from .archive import ArchiveLimits, Materialized, materialize
