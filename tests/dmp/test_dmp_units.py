@@ -137,3 +137,24 @@ def test_the_shipped_mapping_names_files_of_the_pack():
     for rel in [mapping.xsd, *mapping.generic.values(), *(v.entry for v in mapping.volets)]:
         if PACK_DIR.is_dir():
             assert (PACK_DIR / rel).is_file(), rel
+
+
+def test_oid_scan_lists_only_invalid_values_and_counts_the_rest():
+    """Only invalid OIDs cross the process boundary (a report is kept per document until its checks ran)."""
+    from lxml import etree
+
+    codes = "".join(f'<code codeSystem="1.2.{i}"/><code codeSystem="1.02.{i}"/>' for i in range(203))
+    root = etree.fromstring(f'<r xmlns="urn:hl7-org:v3"><id root="{"a" * 8}-1111-2222-3333-{"b" * 12}"/>'
+                            f'<id extension="x" root="not an oid"/>{codes}</r>'.encode())
+    scan = cda.scan_oids(root, cda.PathIndex(root), keep=200)
+    assert (scan.checked, scan.invalid, len(scan.listed)) == (2 + 2 * 203, 1 + 203, 200)
+    assert scan.listed[0] == ("root", "not an oid", 1, "/r/id[2]/@root")
+    assert scan.listed[1][:2] == ("codeSystem", "1.02.0")
+
+    class Target:
+        def report(self, source):
+            return engine.DocumentReport("doc.xml", "doc.xml", header={"is_cda": True}, oids=scan)
+
+    findings = list(checks.oids.func(Target(), None))
+    assert [f.message_id for f in findings].count("dmp.oids.invalid") == 200
+    assert findings[-1].message_id == "dmp.oids.truncated" and findings[-1].message.startswith("4 more")

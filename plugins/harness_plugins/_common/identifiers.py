@@ -15,6 +15,7 @@ SYSTEM_RPPS = f"urn:oid:{OID_RPPS}"
 
 _NIR_RE = re.compile(r"^[1-478]\d{4}(\d{2}|2[AB])\d{6}$")
 _OID_RE = re.compile(r"^[0-2](\.(0|[1-9]\d*))+$")
+_UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 
 
 def nir_key(nir13: str) -> int:
@@ -89,3 +90,7 @@ def check_finess(value: str) -> str | None:
 
 def is_oid(value: str) -> bool:
     return bool(_OID_RE.match(value))
+
+
+def is_uuid(value: str) -> bool:
+    return bool(_UUID_RE.match(value))

@@ -89,7 +89,7 @@ class DocumentReport:
     stages: dict[str, StageResult] = field(default_factory=dict)
     header: dict[str, Any] = field(default_factory=dict)
     embedded: list[dict[str, Any]] = field(default_factory=list)
-    oids: list[tuple[str, str, int | None, str]] = field(default_factory=list)
+    oids: cda.OidScan = field(default_factory=cda.OidScan)
     encoding: dict[str, Any] = field(default_factory=dict)
     volet: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
@@ -330,7 +330,7 @@ class Validator:
         paths = cda.PathIndex(root)
         report.header = cda.header(root, paths)
         report.embedded = cda.embedded_objects(root, paths, self.options.max_embedded_bytes)
-        report.oids = cda.oid_attributes(root, paths)
+        report.oids = cda.scan_oids(root, paths)
         self._xsd(tree, paths, report)
         # Saxon reads the file itself when nothing in it could make a parser reach out (no DOCTYPE at
         # all): that is what the official engine parses, and it spares a copy of a large document.
