@@ -80,13 +80,14 @@ def _memory_kb() -> tuple[int, int]:
 def validate_and_measure(src):
     from harness_plugins.dmp import engine
 
-    report = engine.run_one(src)
-    return report, os.getpid(), _memory_kb()
+    packed = engine.run_one_packed(src)
+    return packed, os.getpid(), _memory_kb()
 
 
 def run_ours(pack, paths: list[Path], workers: int, optimize: bool, per_worker: int) -> tuple[float, list, dict]:
     """Wall time of the dmp engine over ``paths`` in fresh worker processes (start-up included), replaced
-    every ``per_worker`` documents as the dmp target does; the reports; and per worker process: peak
+    every ``per_worker`` documents as the dmp target does; the reports, held packed as the dmp target holds
+    them (``engine.pack_report``), so the parent's RSS is the audit's; and per worker process: peak
     RSS and RSS after its 100th and its last document (kB)."""
     from harness_plugins.dmp import engine
     from harness_plugins.dmp.pool import RecyclingPool
@@ -99,8 +100,8 @@ def run_ours(pack, paths: list[Path], workers: int, optimize: bool, per_worker: 
     try:
         pool.warm_up()
         for future in pool.submit_all(sources):
-            report, pid, (hwm, rss) = future.result()
-            reports.append(report)
+            packed, pid, (hwm, rss) = future.result()
+            reports.append(packed)
             seen = memory.setdefault(pid, {"docs": 0, "peak": 0, "rss_at_100": None, "rss_last": 0})
             seen["docs"] += 1
             seen["peak"] = max(seen["peak"], hwm)
@@ -142,8 +143,10 @@ def java_stylesheets(schematrons, manifest: dict, folder: Path) -> dict[str, Pat
 
 def plan(reports, schematrons) -> dict[str, list[str]]:
     """stylesheet stem -> document file names it runs on (the generic three on all, the volet on its own)."""
+    from harness_plugins.dmp import engine
+
     groups: dict[str, list[str]] = {}
-    for report in reports:
+    for report in map(engine.unpack_report, reports):
         for name in ("structuration_minimale", "modeles_contenus", "modeles_ans", "volet"):
             stage = report.stage(name)
             if stage.entry and stage.status != "skipped":
@@ -200,6 +203,7 @@ def main() -> int:
     args = parser.parse_args()
     _setup_path()
     from harness.rulepacks import open_pack
+    from harness_plugins.dmp import engine
     from harness_plugins.dmp.pack import SchematronPack
 
     pack = open_pack(SHARED / "rules" / "ci-sis")
@@ -227,7 +231,7 @@ def main() -> int:
             elapsed_p, _, memory_p = run_ours(pack, paths, args.workers, optimize=False,
                                               per_worker=args.worker_max_documents)
             rows.append((f"ours, {args.workers} workers, optimize = false (shared blocks only)", n / elapsed_p))
-        errors = sum(1 for r in reports for s in r.stages.values() if s.status == "error")
+        errors = sum(1 for r in map(engine.unpack_report, reports) for s in r.stages.values() if s.status == "error")
         rows.append(("peer (c) lxml parse + XSD only, 1 process", n / run_lxml_xsd(schematrons.xsd_path, paths)))
 
         java_ok = not args.no_java and SAXON_JAR.is_file() and shutil.which("java")

@@ -276,9 +276,13 @@ def test_workers_are_replaced_after_worker_max_documents(tmp_path):
     target = make_target({"documents": ["doc-*.xml"], "workers": 2, "worker_max_documents": 12}, tmp_path).start()
     try:
         reports = [target.report(source) for source in target.sources]
+        held = [target._futures[source.item_id].result() for source in target.sources]
     finally:
         target.close()
     assert len(reports) == 48
+    # the target holds each report packed until a check reads it: a few kB per document, not tens
+    assert all(isinstance(h, bytes) and len(h) < 16_000 for h in held), sorted(len(h) for h in held)[-3:]
+    assert [r.item_id for r in reports] == [s.item_id for s in target.sources]
     assert all(r.stage("structuration_minimale").status in ("pass", "fail", "warn") for r in reports)
     # 2 workers × 12 documents: the second 24 documents are validated by new processes
     first, second = {r.worker for r in reports[:24]}, {r.worker for r in reports[24:]}

@@ -236,7 +236,8 @@ class DmpTarget:
                     raise TargetError(f"the CDA validation engine cannot start: {type(exc).__name__}: {exc}") from exc
                 self.stats.update(mode="in-process", workers=0, startup_s=round(time.perf_counter() - t0, 3))
                 return self
-            self._pool = RecyclingPool(self.pack, self.options, workers, self.worker_max_documents)
+            self._pool = RecyclingPool(self.pack, self.options, workers, self.worker_max_documents,
+                                       task=engine.run_one_packed)
             ready = self._pool.warm_up()
             for source, future in zip(pending, self._pool.submit_all(pending)):
                 self._futures[source.item_id] = future
@@ -266,12 +267,14 @@ class DmpTarget:
             except Exception as exc:  # noqa: BLE001 - surfaced to every waiting check below
                 future.set_exception(exc)
         try:
-            return future.result()
+            result = future.result()
         except cf.process.BrokenProcessPool as exc:
             return _failed_report(source, f"the validation worker died ({exc}); the document may crash the "
                                           f"schematron engine")
         except Exception as exc:  # noqa: BLE001 - e.g. the engine could not start
             return _failed_report(source, f"validation unavailable: {type(exc).__name__}: {exc}")
+        # Worker processes send packed reports (engine.pack_report), kept packed until read.
+        return engine.unpack_report(result) if isinstance(result, bytes) else result
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
