@@ -25,7 +25,7 @@ from typing import Any
 from harness_plugins._common.system import available_cpus
 
 from .extract import Document
-from .rules import PATTERN_HEADS, STOP_WORDS, Language, QuantityDef, Rule, RulePackData, Signal, translate_pattern
+from .rules import MATCH_STOPS, PATTERN_HEADS, STOP_WORDS, Language, QuantityDef, Rule, RulePackData, Signal, translate_pattern
 from .segment import Clause, segment, sentences
 from .text import FINDERS, Quantity, describe_duration
 from .text import fold as fold_title
@@ -159,8 +159,9 @@ class Analysis:
         self.sentences = spans
         self.sentence_starts = [s for s, _e in spans]
         self._regex_cache: dict[int, list[tuple[int, int]]] = {}
-        self._words: dict[str, list[int]] | None = None
-        self._heads: dict[str, list[int]] = {}
+        self._stops: list[int] | None = None
+        self._words: tuple[dict[str, dict[str, list[int]]], dict[str, dict[str, list[int]]]] | None = None
+        self._heads: dict[str, list[tuple[int, int, int]]] = {}
         self._first_cache: dict[tuple[int, tuple[int, int]], tuple[int, int] | None] = {}
         self._neg_cache: dict[tuple[int, int], bool] = {}
         self._numbers: dict[str, list[Quantity]] = {}
@@ -193,23 +194,29 @@ class Analysis:
         clause = self.clauses[self.clause_at(pos)]
         return clause.start <= pos < clause.heading_end
 
-    def _word_index(self) -> dict[str, list[int]]:
-        """Word starts by their first three letters; words in STOP_WORDS also by "word next[:3]"."""
+    def _word_index(self) -> tuple[dict[str, dict[str, list[int]]], dict[str, dict[str, list[int]]]]:
+        """The document's words, for :meth:`_head_positions`.
+
+        ``by_key["res"]["resiliation"]`` lists where the word "resiliation" starts (words grouped by their
+        first three letters); ``after_stop["a"]["tout"]`` lists where a word of STOP_WORDS ("a") starts
+        when the next word is "tout". Keeping each distinct word once lets a head be compared with the
+        distinct words of its group instead of with every occurrence of them."""
         if self._words is None:
-            index: dict[str, list[int]] = {}
+            by_key: dict[str, dict[str, list[int]]] = {}
+            after_stop: dict[str, dict[str, list[int]]] = {}
             previous: str | None = None
             previous_pos = 0
             for match in _WORD.finditer(self.folded):
                 word = match.group(0)
                 start = match.start()
-                index.setdefault(word[:3], []).append(start)
+                by_key.setdefault(word[:3], {}).setdefault(word, []).append(start)
                 if previous is not None:
-                    index.setdefault(f"{previous} {word[:3]}", []).append(previous_pos)
+                    after_stop.setdefault(previous, {}).setdefault(word, []).append(previous_pos)
                 if word in STOP_WORDS:
                     previous, previous_pos = word, start
                 else:
                     previous = None
-            self._words = index
+            self._words = (by_key, after_stop)
         return self._words
 
     def matches(self, regex: re.Pattern[str], within: set[int] | None = None) -> list[tuple[int, int]]:
@@ -234,37 +241,46 @@ class Analysis:
                 self._regex_cache[key] = self._indexed(regex, heads, None)
         return self._regex_cache[key]
 
-    def _head_positions(self, head: str) -> list[tuple[int, int]]:
-        """(offset, clause index) of the words that begin with ``head``, in text order."""
+    def _head_positions(self, head: str) -> list[tuple[int, int, int]]:
+        """(offset, clause index, stop) of the words that begin with ``head``, in text order; ``stop`` is
+        where a match starting there must end at the latest (the next ``MATCH_STOPS`` character).
+
+        A head is one word ("resili": every word that begins with it and shares its first three letters)
+        or a word of STOP_WORDS and the beginning of the next word ("a tout": the word "a" followed by a
+        word that begins with "tout" and shares its first three letters)."""
         found = self._heads.get(head)
         if found is None:
-            folded = self.folded
-            starts = self.clause_starts
-            found = []
+            by_key, after_stop = self._word_index()
             first, _, second = head.partition(" ")
-            key = f"{first} {second[:3]}" if second else head[:3]
-            for pos in self._word_index().get(key, ()):
-                if second:
-                    nxt = _WORD.search(folded, pos + len(first))
-                    if nxt is None or not folded.startswith(second, nxt.start()):
-                        continue
-                elif not folded.startswith(head, pos):
-                    continue
-                found.append((pos, bisect.bisect_right(starts, pos) - 1))
+            if second:
+                words, wanted = after_stop.get(first, {}), second
+            else:
+                words, wanted = by_key.get(head[:3], {}), head
+            positions = sorted(pos for word, starts in words.items()
+                               if word[:3] == wanted[:3] and word.startswith(wanted) for pos in starts)
+            if self._stops is None:
+                self._stops = [m.start() for m in MATCH_STOPS.finditer(self.folded)] + [len(self.folded)]
+            starts, stops = self.clause_starts, self._stops
+            found = [(pos, bisect.bisect_right(starts, pos) - 1, stops[bisect.bisect_right(stops, pos)])
+                     for pos in positions]
             self._heads[head] = found
         return found
 
     def _indexed(self, regex: re.Pattern[str], pieces, within: set[int] | None) -> list[tuple[int, int]]:
         folded = self.folded
         found: dict[int, int] = {}
-        for heads, part in pieces:
-            positions: set[int] = set()
+        for heads, part, required in pieces:
+            candidates: dict[int, int] = {}  # where to try the pattern -> its stop
             for head in heads:
-                if within is None:
-                    positions.update(pos for pos, _clause in self._head_positions(head))
-                else:
-                    positions.update(pos for pos, clause in self._head_positions(head) if clause in within)
-            for pos in sorted(positions):
+                for pos, clause, stop in self._head_positions(head):
+                    if within is None or clause in within:
+                        candidates[pos] = stop
+            for pos in sorted(candidates):
+                if required is not None:
+                    # cheap check first: the pattern's other required words must follow before the stop
+                    stop = candidates[pos]
+                    if not all(check.search(folded, pos, stop) for check in required.checks):
+                        continue
                 match = part.match(folded, pos)
                 if match and match.end() > pos:
                     found[pos] = max(found.get(pos, 0), match.end())
