@@ -292,6 +292,27 @@ class Analysis:
                 last = found[pos]
         return spans
 
+    def prepare(self, rules: list[Rule]) -> dict[str, int]:
+        """Build what the rules share (the word index, the places where their patterns start, the
+        numbers) and return, for each rule, how many places its patterns will be tried at.
+
+        :func:`apply_all` calls this before it forks, so that the child inherits this work instead of
+        doing it again, and uses the counts to give each process about half of the work."""
+        cost: dict[str, int] = {}
+        for rule in rules:
+            regexes = [rule.topic] + [q.anchors for q in rule.quantities.values()]
+            for signal in rule.signals.values():
+                regexes.append(signal.regex)
+                regexes.extend(signal.together[:1])
+            tries = 0
+            for regex in regexes:
+                for heads, _part, _required in PATTERN_HEADS.get(regex) or ():
+                    tries += sum(len(self._head_positions(head)) for head in heads)
+            for qdef in rule.quantities.values():
+                self.numbers(qdef.kind)
+            cost[rule.id] = tries
+        return cost
+
     def numbers(self, kind: str) -> list[Quantity]:
         if kind not in self._numbers:
             self._numbers[kind] = FINDERS[kind](self.folded)
@@ -675,6 +696,7 @@ def apply_all(analysis: "Analysis", rules: dict[str, Rule], *, document: bool = 
 
     if len(analysis.folded) < SPLIT_FROM_CHARS or available_cpus() < 2 or len(ids) < 2:
         return {rid: here(rid) for rid in ids}
+    analysis.prepare(list(rules.values()))  # shared work, done once: the child inherits it
     theirs, received = ids[1::2], {}
     try:
         ctx = multiprocessing.get_context("fork")
