@@ -161,7 +161,7 @@ class Analysis:
         self._regex_cache: dict[int, list[tuple[int, int]]] = {}
         self._stops: list[int] | None = None
         self._words: tuple[dict[str, dict[str, list[int]]], dict[str, dict[str, list[int]]]] | None = None
-        self._heads: dict[str, list[tuple[int, int, int]]] = {}
+        self._heads: dict[str, dict[int, dict[int, int]]] = {}
         self._first_cache: dict[tuple[int, tuple[int, int]], tuple[int, int] | None] = {}
         self._neg_cache: dict[tuple[int, int], bool] = {}
         self._numbers: dict[str, list[Quantity]] = {}
@@ -202,20 +202,27 @@ class Analysis:
         when the next word is "tout". Keeping each distinct word once lets a head be compared with the
         distinct words of its group instead of with every occurrence of them."""
         if self._words is None:
-            by_key: dict[str, dict[str, list[int]]] = {}
+            words: dict[str, list[int]] = {}
             after_stop: dict[str, dict[str, list[int]]] = {}
             previous: str | None = None
             previous_pos = 0
             for match in _WORD.finditer(self.folded):
                 word = match.group(0)
                 start = match.start()
-                by_key.setdefault(word[:3], {}).setdefault(word, []).append(start)
+                starts = words.get(word)
+                if starts is None:
+                    words[word] = [start]
+                else:
+                    starts.append(start)
                 if previous is not None:
                     after_stop.setdefault(previous, {}).setdefault(word, []).append(previous_pos)
                 if word in STOP_WORDS:
                     previous, previous_pos = word, start
                 else:
                     previous = None
+            by_key: dict[str, dict[str, list[int]]] = {}
+            for word, starts in words.items():
+                by_key.setdefault(word[:3], {})[word] = starts
             self._words = (by_key, after_stop)
         return self._words
 
@@ -241,9 +248,11 @@ class Analysis:
                 self._regex_cache[key] = self._indexed(regex, heads, None)
         return self._regex_cache[key]
 
-    def _head_positions(self, head: str) -> list[tuple[int, int, int]]:
-        """(offset, clause index, stop) of the words that begin with ``head``, in text order; ``stop`` is
-        where a match starting there must end at the latest (the next ``MATCH_STOPS`` character).
+    def _head_positions(self, head: str) -> dict[int, dict[int, int]]:
+        """The words that begin with ``head``, by clause: ``{clause index: {offset: stop}}`` in text order;
+        ``stop`` is where a match starting there must end at the latest (the next ``MATCH_STOPS``
+        character). Grouped by clause, the places in a rule's topic clauses are found without looking
+        at the others.
 
         A head is one word ("resili": every word that begins with it and shares its first three letters)
         or a word of STOP_WORDS and the beginning of the next word ("a tout": the word "a" followed by a
@@ -261,8 +270,10 @@ class Analysis:
             if self._stops is None:
                 self._stops = [m.start() for m in MATCH_STOPS.finditer(self.folded)] + [len(self.folded)]
             starts, stops = self.clause_starts, self._stops
-            found = [(pos, bisect.bisect_right(starts, pos) - 1, stops[bisect.bisect_right(stops, pos)])
-                     for pos in positions]
+            found = {}
+            for pos in positions:
+                clause = bisect.bisect_right(starts, pos) - 1
+                found.setdefault(clause, {})[pos] = stops[bisect.bisect_right(stops, pos)]
             self._heads[head] = found
         return found
 
@@ -272,18 +283,20 @@ class Analysis:
         for heads, part, required in pieces:
             candidates: dict[int, int] = {}  # where to try the pattern -> its stop
             for head in heads:
-                for pos, clause, stop in self._head_positions(head):
-                    if within is None or clause in within:
-                        candidates[pos] = stop
+                places = self._head_positions(head)
+                for clause in (places if within is None else within.intersection(places)):
+                    candidates.update(places[clause])
+            checks = required.checks if required is not None else ()
             for pos in sorted(candidates):
-                if required is not None:
-                    # cheap check first: the pattern's other required words must follow before the stop
-                    stop = candidates[pos]
-                    if not all(check.search(folded, pos, stop) for check in required.checks):
-                        continue
-                match = part.match(folded, pos)
-                if match and match.end() > pos:
-                    found[pos] = max(found.get(pos, 0), match.end())
+                stop = candidates[pos]
+                # cheap checks first: the regex runs only if none of them fails (for ... else)
+                for check in checks:
+                    if check.search(folded, pos, stop) is None:
+                        break
+                else:
+                    match = part.match(folded, pos)
+                    if match and match.end() > pos:
+                        found[pos] = max(found.get(pos, 0), match.end())
         spans = []
         last = -1
         for pos in sorted(found):
