@@ -254,6 +254,51 @@ def required_words(pattern: str) -> RequiredWords | None:
     return RequiredWords(checks) if checks else None
 
 
+_WORD_START = r"(?<![\w])"
+
+
+def _top_level_choice(pattern: str) -> bool:
+    """Whether a pattern has a ``|`` outside any group ("a|b c"): its regex is then a choice as a whole."""
+    depth = 0
+    for match in _TOKEN.finditer(fold_pattern(pattern)):
+        token = match.group(0)
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+        elif token == "|" and depth == 0:
+            return True
+    return False
+
+
+def alternation(patterns: list[str]) -> str:
+    """The regex of "any of ``patterns``", tried in their order, as ``(?:p1)|(?:p2)|…``, except that the
+    "a word starts here" check (``(?<![\w])``) that begins most patterns is written once in front of a
+    run of them: ``(?<![\w])(?:(?:p1)|(?:p2))``.
+
+    Why: the regex engine tries a choice at every character of the text, and each pattern's own
+    check at every character made the sentence-wide searches slow; once in front, it turns down the
+    characters inside a word at once (measured on the 102-page benchmark contract: the per-sentence
+    searches take about half the time, the whole rule application about a quarter less). Same matches: the check looks at the same place for every
+    pattern of the run, and the patterns are still tried in their order. A ``re:`` pattern, or one with
+    a ``|`` outside any group (whose check covers only its first choice), is left as it is."""
+    out: list[str] = []
+    run: list[str] = []
+    for pattern in patterns:
+        regex = translate_pattern(pattern)
+        if (not pattern.strip().startswith("re:") and regex.startswith(_WORD_START)
+                and not _top_level_choice(pattern)):
+            run.append(f"(?:{regex[len(_WORD_START):]})")
+            continue
+        if run:
+            out.append(f"{_WORD_START}(?:{'|'.join(run)})")
+            run = []
+        out.append(f"(?:{regex})")
+    if run:
+        out.append(f"{_WORD_START}(?:{'|'.join(run)})")
+    return "|".join(out)
+
+
 def compile_patterns(patterns: list[str], where: str) -> re.Pattern[str] | None:
     if not patterns:
         return None
@@ -272,7 +317,7 @@ def compile_patterns(patterns: list[str], where: str) -> re.Pattern[str] | None:
         except re.error as exc:
             raise RuleError(f"{where}: pattern {pattern!r} is not valid ({exc})") from None
         parts.append(f"(?:{regex})")
-    compiled = re.compile("|".join(parts))
+    compiled = re.compile(alternation(patterns))
     pieces: list[tuple[frozenset[str], re.Pattern[str], RequiredWords | None]] | None = []
     for pattern, part in zip(patterns, parts):
         found = pattern_heads(pattern)
@@ -673,7 +718,7 @@ def load_rule(path: Path, language: Language, references: dict[str, Any]) -> Rul
 
 
 def _words_alternation(words: list[str]) -> str:
-    return "|".join(translate_pattern(w) for w in words)
+    return alternation(words)
 
 
 def load_language(path: Path) -> Language:
