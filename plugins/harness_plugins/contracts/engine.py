@@ -25,7 +25,7 @@ from typing import Any
 from harness_plugins._common.system import available_cpus
 
 from .extract import Document
-from .rules import MATCH_STOPS, PATTERN_HEADS, STOP_WORDS, Language, QuantityDef, Rule, RulePackData, Signal, translate_pattern
+from .rules import MATCH_STOPS, PATTERN_HEADS, STOP_WORDS, Language, QuantityDef, Rule, RulePackData, Signal, alternation
 from .segment import Clause, segment, sentences
 from .text import FINDERS, Quantity, describe_duration
 from .text import fold as fold_title
@@ -103,14 +103,14 @@ def _actor_regexes(language: Language) -> tuple[re.Pattern[str], re.Pattern[str]
 @functools.lru_cache(maxsize=8)
 def _known_party_word(language: Language) -> re.Pattern[str]:
     words = [w for ws in language.parties.values() for w in ws]
-    return re.compile("|".join(f"(?:{translate_pattern(w)})" for w in words))
+    return re.compile(alternation(words))
 
 
 @functools.lru_cache(maxsize=64)
 def _party_words(language: Language, aliases: tuple[str, ...]) -> re.Pattern[str]:
     parties = {k: list(v) for k, v in language.parties.items()}
     parties["vendor"].extend(aliases)
-    groups = [f"(?P<{key}>{'|'.join(translate_pattern(w) for w in words)})" for key, words in
+    groups = [f"(?P<{key}>{alternation(words)})" for key, words in
               (("both", parties["both"]), ("client", parties["client"]), ("vendor", parties["vendor"]))]
     return re.compile("|".join(groups))
 
