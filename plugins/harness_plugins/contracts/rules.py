@@ -273,15 +273,16 @@ def _top_level_choice(pattern: str) -> bool:
 
 def alternation(patterns: list[str]) -> str:
     """The regex of "any of ``patterns``", tried in their order, as ``(?:p1)|(?:p2)|…``, except that the
-    "a word starts here" check (``(?<![\w])``) that begins most patterns is written once in front of a
-    run of them: ``(?<![\w])(?:(?:p1)|(?:p2))``.
+    "a word starts here" check that begins most patterns (``(?<![\\w])``) is written once in front of a
+    run of them: ``(?<![\\w])(?:(?:p1)|(?:p2))``.
 
     Why: the regex engine tries a choice at every character of the text, and each pattern's own
     check at every character made the sentence-wide searches slow; once in front, it turns down the
     characters inside a word at once (measured on the 102-page benchmark contract: the per-sentence
-    searches take about half the time, the whole rule application about a quarter less). Same matches: the check looks at the same place for every
-    pattern of the run, and the patterns are still tried in their order. A ``re:`` pattern, or one with
-    a ``|`` outside any group (whose check covers only its first choice), is left as it is."""
+    searches take about half the time, the whole rule application about a quarter less). Same
+    matches: the check looks at the same place for every pattern of the run, and the patterns are
+    still tried in their order. A ``re:`` pattern, or one with a ``|`` outside any group (whose check
+    covers only its first choice), is left as it is."""
     out: list[str] = []
     run: list[str] = []
     for pattern in patterns:
