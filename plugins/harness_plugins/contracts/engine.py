@@ -25,7 +25,7 @@ from typing import Any
 from harness_plugins._common.system import available_cpus
 
 from .extract import Document
-from .rules import PATTERN_HEADS, STOP_WORDS, Language, QuantityDef, Rule, RulePackData, Signal, translate_pattern
+from .rules import MATCH_STOPS, PATTERN_HEADS, STOP_WORDS, Language, QuantityDef, Rule, RulePackData, Signal, alternation
 from .segment import Clause, segment, sentences
 from .text import FINDERS, Quantity, describe_duration
 from .text import fold as fold_title
@@ -103,14 +103,14 @@ def _actor_regexes(language: Language) -> tuple[re.Pattern[str], re.Pattern[str]
 @functools.lru_cache(maxsize=8)
 def _known_party_word(language: Language) -> re.Pattern[str]:
     words = [w for ws in language.parties.values() for w in ws]
-    return re.compile("|".join(f"(?:{translate_pattern(w)})" for w in words))
+    return re.compile(alternation(words))
 
 
 @functools.lru_cache(maxsize=64)
 def _party_words(language: Language, aliases: tuple[str, ...]) -> re.Pattern[str]:
     parties = {k: list(v) for k, v in language.parties.items()}
     parties["vendor"].extend(aliases)
-    groups = [f"(?P<{key}>{'|'.join(translate_pattern(w) for w in words)})" for key, words in
+    groups = [f"(?P<{key}>{alternation(words)})" for key, words in
               (("both", parties["both"]), ("client", parties["client"]), ("vendor", parties["vendor"]))]
     return re.compile("|".join(groups))
 
@@ -159,8 +159,9 @@ class Analysis:
         self.sentences = spans
         self.sentence_starts = [s for s, _e in spans]
         self._regex_cache: dict[int, list[tuple[int, int]]] = {}
-        self._words: dict[str, list[int]] | None = None
-        self._heads: dict[str, list[int]] = {}
+        self._stops: list[int] | None = None
+        self._words: tuple[dict[str, dict[str, list[int]]], dict[str, dict[str, list[int]]]] | None = None
+        self._heads: dict[str, dict[int, dict[int, int]]] = {}
         self._first_cache: dict[tuple[int, tuple[int, int]], tuple[int, int] | None] = {}
         self._neg_cache: dict[tuple[int, int], bool] = {}
         self._numbers: dict[str, list[Quantity]] = {}
@@ -193,23 +194,36 @@ class Analysis:
         clause = self.clauses[self.clause_at(pos)]
         return clause.start <= pos < clause.heading_end
 
-    def _word_index(self) -> dict[str, list[int]]:
-        """Word starts by their first three letters; words in STOP_WORDS also by "word next[:3]"."""
+    def _word_index(self) -> tuple[dict[str, dict[str, list[int]]], dict[str, dict[str, list[int]]]]:
+        """The document's words, for :meth:`_head_positions`.
+
+        ``by_key["res"]["resiliation"]`` lists where the word "resiliation" starts (words grouped by their
+        first three letters); ``after_stop["a"]["tout"]`` lists where a word of STOP_WORDS ("a") starts
+        when the next word is "tout". Keeping each distinct word once lets a head be compared with the
+        distinct words of its group instead of with every occurrence of them."""
         if self._words is None:
-            index: dict[str, list[int]] = {}
+            words: dict[str, list[int]] = {}
+            after_stop: dict[str, dict[str, list[int]]] = {}
             previous: str | None = None
             previous_pos = 0
             for match in _WORD.finditer(self.folded):
                 word = match.group(0)
                 start = match.start()
-                index.setdefault(word[:3], []).append(start)
+                starts = words.get(word)
+                if starts is None:
+                    words[word] = [start]
+                else:
+                    starts.append(start)
                 if previous is not None:
-                    index.setdefault(f"{previous} {word[:3]}", []).append(previous_pos)
+                    after_stop.setdefault(previous, {}).setdefault(word, []).append(previous_pos)
                 if word in STOP_WORDS:
                     previous, previous_pos = word, start
                 else:
                     previous = None
-            self._words = index
+            by_key: dict[str, dict[str, list[int]]] = {}
+            for word, starts in words.items():
+                by_key.setdefault(word[:3], {})[word] = starts
+            self._words = (by_key, after_stop)
         return self._words
 
     def matches(self, regex: re.Pattern[str], within: set[int] | None = None) -> list[tuple[int, int]]:
@@ -234,40 +248,55 @@ class Analysis:
                 self._regex_cache[key] = self._indexed(regex, heads, None)
         return self._regex_cache[key]
 
-    def _head_positions(self, head: str) -> list[tuple[int, int]]:
-        """(offset, clause index) of the words that begin with ``head``, in text order."""
+    def _head_positions(self, head: str) -> dict[int, dict[int, int]]:
+        """The words that begin with ``head``, by clause: ``{clause index: {offset: stop}}`` in text order;
+        ``stop`` is where a match starting there must end at the latest (the next ``MATCH_STOPS``
+        character). Grouped by clause, the places in a rule's topic clauses are found without looking
+        at the others.
+
+        A head is one word ("resili": every word that begins with it and shares its first three letters)
+        or a word of STOP_WORDS and the beginning of the next word ("a tout": the word "a" followed by a
+        word that begins with "tout" and shares its first three letters)."""
         found = self._heads.get(head)
         if found is None:
-            folded = self.folded
-            starts = self.clause_starts
-            found = []
+            by_key, after_stop = self._word_index()
             first, _, second = head.partition(" ")
-            key = f"{first} {second[:3]}" if second else head[:3]
-            for pos in self._word_index().get(key, ()):
-                if second:
-                    nxt = _WORD.search(folded, pos + len(first))
-                    if nxt is None or not folded.startswith(second, nxt.start()):
-                        continue
-                elif not folded.startswith(head, pos):
-                    continue
-                found.append((pos, bisect.bisect_right(starts, pos) - 1))
+            if second:
+                words, wanted = after_stop.get(first, {}), second
+            else:
+                words, wanted = by_key.get(head[:3], {}), head
+            positions = sorted(pos for word, starts in words.items()
+                               if word[:3] == wanted[:3] and word.startswith(wanted) for pos in starts)
+            if self._stops is None:
+                self._stops = [m.start() for m in MATCH_STOPS.finditer(self.folded)] + [len(self.folded)]
+            starts, stops = self.clause_starts, self._stops
+            found = {}
+            for pos in positions:
+                clause = bisect.bisect_right(starts, pos) - 1
+                found.setdefault(clause, {})[pos] = stops[bisect.bisect_right(stops, pos)]
             self._heads[head] = found
         return found
 
     def _indexed(self, regex: re.Pattern[str], pieces, within: set[int] | None) -> list[tuple[int, int]]:
         folded = self.folded
         found: dict[int, int] = {}
-        for heads, part in pieces:
-            positions: set[int] = set()
+        for heads, part, required in pieces:
+            candidates: dict[int, int] = {}  # where to try the pattern -> its stop
             for head in heads:
-                if within is None:
-                    positions.update(pos for pos, _clause in self._head_positions(head))
+                places = self._head_positions(head)
+                for clause in (places if within is None else within.intersection(places)):
+                    candidates.update(places[clause])
+            checks = required.checks if required is not None else ()
+            for pos in sorted(candidates):
+                stop = candidates[pos]
+                # cheap checks first: the regex runs only if none of them fails (for ... else)
+                for check in checks:
+                    if check.search(folded, pos, stop) is None:
+                        break
                 else:
-                    positions.update(pos for pos, clause in self._head_positions(head) if clause in within)
-            for pos in sorted(positions):
-                match = part.match(folded, pos)
-                if match and match.end() > pos:
-                    found[pos] = max(found.get(pos, 0), match.end())
+                    match = part.match(folded, pos)
+                    if match and match.end() > pos:
+                        found[pos] = max(found.get(pos, 0), match.end())
         spans = []
         last = -1
         for pos in sorted(found):
@@ -275,6 +304,23 @@ class Analysis:
                 spans.append((pos, found[pos]))
                 last = found[pos]
         return spans
+
+    def prepare(self, rules: list[Rule]) -> None:
+        """Build what the rules share: the word index, the places where their patterns start, the numbers.
+
+        :func:`apply_all` calls this before it forks, so that the child inherits this work instead of
+        doing it again (measured on the 102-page benchmark contract: about 0.13 s of CPU saved)."""
+        for rule in rules:
+            regexes = [rule.topic] + [q.anchors for q in rule.quantities.values()]
+            for signal in rule.signals.values():
+                regexes.append(signal.regex)
+                regexes.extend(signal.together[:1])
+            for regex in regexes:
+                for heads, _part, _required in PATTERN_HEADS.get(regex) or ():
+                    for head in heads:
+                        self._head_positions(head)
+            for qdef in rule.quantities.values():
+                self.numbers(qdef.kind)
 
     def numbers(self, kind: str) -> list[Quantity]:
         if kind not in self._numbers:
@@ -651,6 +697,10 @@ def apply_all(analysis: "Analysis", rules: dict[str, Rule], *, document: bool = 
     On a long document and a machine with two CPUs or more, every other rule is applied in a
     forked child while this process applies the rest. Whatever the child does not send back in
     time (crash, deadline) is applied here: the result is the same, only slower.
+
+    Every other rule is a fair split: on the 102-page benchmark contract the two halves cost 0.21 s
+    and 0.22 s of CPU (after 0.12 s of :meth:`Analysis.prepare`), while a split by an estimate of each
+    rule's work (the places its patterns are tried at) was measured worse.
     """
     ids = list(rules)
 
@@ -659,6 +709,7 @@ def apply_all(analysis: "Analysis", rules: dict[str, Rule], *, document: bool = 
 
     if len(analysis.folded) < SPLIT_FROM_CHARS or available_cpus() < 2 or len(ids) < 2:
         return {rid: here(rid) for rid in ids}
+    analysis.prepare(list(rules.values()))  # shared work, done once: the child inherits it
     theirs, received = ids[1::2], {}
     try:
         ctx = multiprocessing.get_context("fork")

@@ -115,8 +115,9 @@ _OPTIONAL_BEFORE_GAP = re.compile(r"\s\)\?\s*~\d+~|~\d+~\s*\([^()]*\)\?")
 
 #: For each compiled pattern set, its patterns one by one with the beginnings of the words each can start
 #: with (or None when one of them can start anywhere): the engine then tries each pattern only where such
-#: a word starts, instead of trying them all at every character of a long contract.
-PATTERN_HEADS: dict[re.Pattern[str], list[tuple[frozenset[str], re.Pattern[str]]] | None] = {}
+#: a word starts, instead of trying them all at every character of a long contract. The third item is the
+#: pattern's later required words (see :func:`required_words`), or None.
+PATTERN_HEADS: dict[re.Pattern[str], list[tuple[frozenset[str], re.Pattern[str], "RequiredWords | None"]] | None] = {}
 
 
 def _alternatives_heads(tokens: list[str], i: int) -> tuple[set[str] | None, int]:
@@ -189,6 +190,116 @@ def pattern_heads(pattern: str) -> set[str] | None:
     return _first_heads(tokens, 0)
 
 
+#: What a pattern of the language never matches across: ";", "!", "?" and a "." followed by a space. A gap
+#: word (``_GAP_WORD``) excludes ";!?" and cannot end with "."; a space (``_SPACE``) is spaces, "," or
+#: ":"; ``*`` is letters. Only a literal word of the pattern could contain one of these characters, and
+#: :func:`required_words` gives up on such a pattern.
+MATCH_STOPS = re.compile(r"[;!?]|\.(?=\s)")
+
+
+@dataclass(frozen=True)
+class RequiredWords:
+    """Words a match of one pattern must contain besides its first one, for a cheap check before the regex.
+
+    ``checks`` holds one small regex per required word of the pattern (``utilisees|exploitees`` for a
+    choice): each must occur between the match's start and the next ``MATCH_STOPS`` character, or the
+    pattern cannot match there. Searching a plain list of words costs a fraction of trying a pattern
+    with ``~N~`` gaps, which re-tries its choice of words after every word of the gap: most tries of
+    such a pattern fail, and these checks turn them down first. The words are looked for anywhere,
+    not only at word starts: a little less selective, but a search for plain text is much faster."""
+
+    checks: tuple[re.Pattern[str], ...]
+
+
+def required_words(pattern: str) -> RequiredWords | None:
+    """The words every match of ``pattern`` must contain after its first word, or None if none is known.
+
+    Only the pattern's top level is read: a word, or a group of choices not followed by ``?``, must be
+    in every match; ``~N~`` gaps, optional groups and what is inside a group's choices are skipped. A
+    word counts only where the text must start a word there (after a space, a gap or an apostrophe),
+    and by its beginning, as :func:`_first_heads` gives it ("héberg*" → "heberg"). A pattern with a top
+    level ``|``, or a literal word holding ".", ";" or "!" (it could cross a sentence end), gives None:
+    it is then simply always tried."""
+    pattern = pattern.strip()
+    if pattern.startswith("re:"):
+        return None
+    tokens = [m.group(0) for m in _TOKEN.finditer(fold_pattern(pattern))]
+    if any(t not in "()|?*'" and not t.isspace() and not t.startswith("~") and any(c in t for c in ".;!")
+           for t in tokens):
+        return None
+    elements: list[set[str] | None] = []  # the heads of each top-level element that every match holds
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        word_start = i > 0 and (tokens[i - 1].isspace() or tokens[i - 1] == "'" or tokens[i - 1].startswith("~"))
+        if token == "|":
+            return None
+        if token == "(":
+            _heads, after = _alternatives_heads(tokens, i)
+            optional = after < len(tokens) and tokens[after] == "?"
+            if not optional:
+                elements.append(_first_heads(tokens, i, second=False) if word_start or i == 0 else None)
+            i = after
+            continue
+        if token.isspace() or token in (")", "?", "*", "'") or token.startswith("~"):
+            i += 1
+            continue
+        elements.append(_first_heads(tokens, i, second=False) if word_start or i == 0 else None)
+        i += 1
+    groups = [sorted({h.split(" ")[0] for h in heads}) for heads in elements[1:] if heads]  # the first
+    # word is where the engine already tries the pattern; long words are rarer: checked first, they
+    # turn a try down sooner ("echeance|facture" before "a|au|de")
+    groups.sort(key=lambda words: -min(len(w) for w in words))
+    checks = tuple(re.compile("|".join(re.escape(w) for w in words)) for words in groups)
+    return RequiredWords(checks) if checks else None
+
+
+_WORD_START = r"(?<![\w])"
+
+
+def _top_level_choice(pattern: str) -> bool:
+    """Whether a pattern has a ``|`` outside any group ("a|b c"): its regex is then a choice as a whole."""
+    depth = 0
+    for match in _TOKEN.finditer(fold_pattern(pattern)):
+        token = match.group(0)
+        if token == "(":
+            depth += 1
+        elif token == ")":
+            depth -= 1
+        elif token == "|" and depth == 0:
+            return True
+    return False
+
+
+def alternation(patterns: list[str]) -> str:
+    """The regex of "any of ``patterns``", tried in their order, as ``(?:p1)|(?:p2)|…``, except that the
+    "a word starts here" check that begins most patterns (``(?<![\\w])``) is written once in front of a
+    run of them: ``(?<![\\w])(?:(?:p1)|(?:p2))``.
+
+    Why: the regex engine tries a choice at every character of the text, and each pattern's own
+    check at every character made the sentence-wide searches slow; once in front, it turns down the
+    characters inside a word at once (measured on the 102-page benchmark contract: the per-sentence
+    searches take about half the time, the whole rule application about a quarter less). Same
+    matches: the check looks at the same place for every pattern of the run, and the patterns are
+    still tried in their order. A ``re:`` pattern, or one with a ``|`` outside any group (whose check
+    covers only its first choice), is left as it is."""
+    out: list[str] = []
+    run: list[str] = []
+    for pattern in patterns:
+        regex = translate_pattern(pattern)
+        if (not pattern.strip().startswith("re:") and regex.startswith(_WORD_START)
+                and not _top_level_choice(pattern)):
+            run.append(f"(?:{regex[len(_WORD_START):]})")
+            continue
+        if run:
+            out.append(f"{_WORD_START}(?:{'|'.join(run)})")
+            run = []
+        out.append(f"(?:{regex})")
+    if run:
+        out.append(f"{_WORD_START}(?:{'|'.join(run)})")
+    return "|".join(out)
+
+
 def compile_patterns(patterns: list[str], where: str) -> re.Pattern[str] | None:
     if not patterns:
         return None
@@ -207,14 +318,14 @@ def compile_patterns(patterns: list[str], where: str) -> re.Pattern[str] | None:
         except re.error as exc:
             raise RuleError(f"{where}: pattern {pattern!r} is not valid ({exc})") from None
         parts.append(f"(?:{regex})")
-    compiled = re.compile("|".join(parts))
-    pieces: list[tuple[frozenset[str], re.Pattern[str]]] | None = []
+    compiled = re.compile(alternation(patterns))
+    pieces: list[tuple[frozenset[str], re.Pattern[str], RequiredWords | None]] | None = []
     for pattern, part in zip(patterns, parts):
         found = pattern_heads(pattern)
         if found is None:
             pieces = None
             break
-        pieces.append((frozenset(found), re.compile(part)))
+        pieces.append((frozenset(found), re.compile(part), required_words(pattern)))
     PATTERN_HEADS[compiled] = pieces
     return compiled
 
@@ -608,7 +719,7 @@ def load_rule(path: Path, language: Language, references: dict[str, Any]) -> Rul
 
 
 def _words_alternation(words: list[str]) -> str:
-    return "|".join(translate_pattern(w) for w in words)
+    return alternation(words)
 
 
 def load_language(path: Path) -> Language:
