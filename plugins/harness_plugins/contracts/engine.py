@@ -26,7 +26,7 @@ from harness_plugins._common.system import available_cpus
 
 from .extract import Document
 from .rules import PATTERN_HEADS, STOP_WORDS, Language, QuantityDef, Rule, RulePackData, Signal, translate_pattern
-from .segment import Clause, segment, sentences
+from .segment import Clause, bridges, segment, sentences
 from .text import FINDERS, Quantity, describe_duration
 from .text import fold as fold_title
 
@@ -151,12 +151,26 @@ class Analysis:
         self.heading_folded = [self._fold_heading(c) for c in self.clauses]
         self.title_folded = [fold_title(c.title) for c in self.clauses]
         spans: list[tuple[int, int]] = []
-        for clause in self.clauses:
+        #: (antecedent, sentence, clause): a sentence read with another one (a list item with its lead-in)
+        self.bridges: list[tuple[tuple[int, int], tuple[int, int], int]] = []
+        for index, clause in enumerate(self.clauses):
             body = clause.heading_end if clause.start < clause.heading_end <= clause.end else clause.start
             if body > clause.start:
                 spans.append((clause.start, body))  # the heading line is a sentence of its own
-            spans.extend(sentences(self.folded, body, clause.end))
+            own = sentences(self.folded, body, clause.end)
+            spans.extend(own)
+            self.bridges.extend((own[i], own[j], index) for i, j in bridges(self.folded, own))
         self.sentences = spans
+        self.related: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for antecedent, follower, _clause in self.bridges:
+            self.related.setdefault(antecedent, []).append(follower)
+            self.related.setdefault(follower, []).append(antecedent)
+        self._followers: dict[int, list[tuple[tuple[int, int], int]]] = {}
+        for antecedent, follower, clause in self.bridges:
+            self._followers.setdefault(antecedent[0], []).append((follower, clause))
+        self._antecedent_starts = sorted(self._followers)
+        self._antecedent_ends = {a[0]: a[1] for a, _f, _c in self.bridges}
+        self._joined_cache: dict[tuple[int, int], tuple[str, int]] = {}
         self.sentence_starts = [s for s, _e in spans]
         self._regex_cache: dict[int, list[tuple[int, int]]] = {}
         self._words: dict[str, list[int]] | None = None
@@ -224,15 +238,53 @@ class Analysis:
                 for index in sorted(within):
                     clause = self.clauses[index]
                     found.extend(m.span() for m in regex.finditer(self.folded, clause.start, clause.end))
-                return found
+                return found + self._bridged(regex, within)
             return self._indexed(regex, heads, within)
         key = id(regex)
         if key not in self._regex_cache:
             if heads is None:
-                self._regex_cache[key] = [m.span() for m in regex.finditer(self.folded)]
+                self._regex_cache[key] = [m.span() for m in regex.finditer(self.folded)] + self._bridged(regex, None)
             else:
                 self._regex_cache[key] = self._indexed(regex, heads, None)
         return self._regex_cache[key]
+
+    def _joined(self, antecedent: tuple[int, int], follower: tuple[int, int]) -> tuple[str, int]:
+        """The antecedent (without its final ";" or ".") and the follower as one string, and where
+        the follower starts in it: what a pattern reads when it runs from one into the other."""
+        key = (antecedent[0], follower[0])
+        found = self._joined_cache.get(key)
+        if found is None:
+            head = self.folded[antecedent[0]:antecedent[1]].rstrip(" ;.")
+            found = self._joined_cache[key] = (f"{head} {self.folded[follower[0]:follower[1]]}", len(head) + 1)
+        return found
+
+    def _bridge_match(self, part: re.Pattern[str], pos: int, out: dict[int, int]) -> None:
+        """Matches of ``part`` at ``pos`` (inside an antecedent) that run on into a sentence read with it."""
+        at = bisect.bisect_right(self._antecedent_starts, pos) - 1
+        if at < 0:
+            return
+        a_start = self._antecedent_starts[at]
+        if pos >= self._antecedent_ends[a_start]:
+            return
+        for follower, _clause in self._followers[a_start]:
+            joined, offset = self._joined((a_start, self._antecedent_ends[a_start]), follower)
+            match = part.match(joined, pos - a_start)
+            if match and match.end() > offset:
+                end = follower[0] + match.end() - offset
+                out[pos] = max(out.get(pos, 0), end)
+
+    def _bridged(self, regex: re.Pattern[str], within: set[int] | None) -> list[tuple[int, int]]:
+        """For a pattern that may start anywhere: its matches that run from an antecedent into its follower."""
+        found: dict[int, int] = {}
+        for antecedent, follower, clause in self.bridges:
+            if within is not None and clause not in within:
+                continue
+            joined, offset = self._joined(antecedent, follower)
+            for match in regex.finditer(joined):
+                if match.start() < offset <= match.end() - 1:
+                    pos = antecedent[0] + match.start()
+                    found[pos] = max(found.get(pos, 0), follower[0] + match.end() - offset)
+        return sorted(found.items())
 
     def _head_positions(self, head: str) -> list[tuple[int, int]]:
         """(offset, clause index) of the words that begin with ``head``, in text order."""
@@ -257,6 +309,7 @@ class Analysis:
     def _indexed(self, regex: re.Pattern[str], pieces, within: set[int] | None) -> list[tuple[int, int]]:
         folded = self.folded
         found: dict[int, int] = {}
+        bridged: dict[int, int] = {}
         for heads, part in pieces:
             positions: set[int] = set()
             for head in heads:
@@ -268,12 +321,17 @@ class Analysis:
                 match = part.match(folded, pos)
                 if match and match.end() > pos:
                     found[pos] = max(found.get(pos, 0), match.end())
+                if self._antecedent_starts:
+                    self._bridge_match(part, pos, bridged)
         spans = []
         last = -1
         for pos in sorted(found):
             if pos >= last:
                 spans.append((pos, found[pos]))
                 last = found[pos]
+        if bridged:
+            # a match that runs into a following sentence overlaps the ones in between: kept apart
+            spans.extend((pos, end) for pos, end in sorted(bridged.items()) if found.get(pos, -1) < end)
         return spans
 
     def numbers(self, kind: str) -> list[Quantity]:
@@ -345,6 +403,17 @@ class Analysis:
             match = regex.search(self.folded, sentence[0], sentence[1])
             self._first_cache[key] = match.span() if match else None
         return self._first_cache[key]
+
+    def first_in_context(self, regex: re.Pattern[str], sentence: tuple[int, int]) -> tuple[int, int] | None:
+        """As :meth:`first_in_sentence`, also looking in the sentences read with this one (a list's
+        lead-in and its items)."""
+        span = self.first_in_sentence(regex, sentence)
+        if span is None:
+            for other in self.related.get(sentence, ()):
+                span = self.first_in_sentence(regex, other)
+                if span is not None:
+                    break
+        return span
 
     def negated(self, start: int, end: int) -> bool:
         key = (start, end)
@@ -438,7 +507,7 @@ class Analysis:
                 sent = self.sentence_at(start)
                 spans = [(start, end)]
                 for other in signal.together[1:]:
-                    span = self.first_in_sentence(other, sent)
+                    span = self.first_in_context(other, sent)
                     if span is None:
                         spans = []
                         break

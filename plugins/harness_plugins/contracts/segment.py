@@ -268,3 +268,31 @@ def sentences(folded: str, start: int = 0, end: int | None = None) -> list[tuple
             s += 1
         out.append((s, e))
     return out
+
+
+# ----------------------------------------------------------------------------- sentences that lean on another
+
+#: What opens a list item once the text is folded: a dash (bullets are normalised to "-"), "a)", "2)",
+#: "2°", "iv)".
+_ITEM = re.compile(r"(?:-|\*|[a-z]\)|\d{1,2}[)°]|[ivx]{1,5}\))\s")
+#: A lead-in whose first item sits in the same span ("facturées : a) l'export ;").
+_LEAD_IN_WITH_ITEM = re.compile(r":\s+(?:-|\*|[a-z]\)|\d{1,2}[)°]|[ivx]{1,5}\))\s")
+
+
+def bridges(folded: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Pairs (i, j) of sentences of one clause where sentence ``j`` must be read with sentence ``i``.
+
+    A list item completes its lead-in: in "Les prestations suivantes sont facturées :" + "- l'export des
+    données ;" + "- la restitution.", each item is read with the lead-in (not with the other items), so a
+    price in the lead-in bears on the topic of an item."""
+    pairs: list[tuple[int, int]] = []
+    lead: int | None = None
+    for index, (start, end) in enumerate(spans):
+        text = folded[start:end]
+        if lead is not None and _ITEM.match(text):
+            pairs.append((lead, index))
+            continue
+        stripped = text.rstrip()
+        lead = index if (folded.startswith(":", end) or stripped.endswith(":") or (
+            stripped.endswith(";") and _LEAD_IN_WITH_ITEM.search(text))) else None
+    return pairs
