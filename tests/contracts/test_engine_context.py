@@ -23,3 +23,35 @@ def test_list_items_are_not_read_with_each_other(judge):
             "– la formation des nouveaux utilisateurs, facturée 300 € HT par session.")
     outcome = judge(text, "reversibility.cost", document=False)
     assert outcome.status != "fail", outcome.message
+
+
+def test_a_sentence_that_points_back_is_read_with_the_one_before(judge):
+    """"Cette prestation" is the return of the sentence before: the flat fee is its price."""
+    text = ("Le Prestataire restitue au Client l'intégralité de ses données dans un délai de trente jours "
+            "suivant la fin du contrat et les laisse à sa disposition pendant soixante jours. Cette prestation "
+            "est facturée au forfait de 1 200 € HT (1 440 € TTC).")
+    outcome = judge(text, "reversibility.cost", document=False)
+    assert outcome.clause_found and outcome.status == "fail", outcome.message
+
+
+def test_an_impersonal_il_points_at_nothing(judge):
+    text = ("Le Prestataire restitue au Client ses données en fin de contrat. Il est précisé que la formation "
+            "des nouveaux utilisateurs est facturée 300 € HT par session.")
+    outcome = judge(text, "reversibility.cost", document=False)
+    assert outcome.status != "fail", outcome.message
+
+
+def test_what_the_second_sentence_says_of_its_own_verb_stays_there(judge):
+    """"sans délai" is how fast the Client is told, not a change made without notice."""
+    text = ("En cas de faille de sécurité avérée, l'Éditeur peut interrompre immédiatement le service, le temps "
+            "strictement nécessaire pour y remédier ; il en informe le Client sans délai.")
+    outcome = judge(text, "change.unilateral_terms", document=False)
+    assert outcome.status != "fail", outcome.message
+
+
+def test_a_negation_in_the_second_sentence_bears_on_a_match_that_runs_into_it(judge):
+    text = ("Le Sous-traitant informe le Responsable de traitement de tout recours envisagé à un nouveau "
+            "sous-traitant au moins trente jours à l'avance ; il ne peut y procéder a posteriori sans l'accord "
+            "du Client.")
+    outcome = judge(text, "gdpr.art28", document=False)
+    assert outcome.status != "fail", outcome.message

@@ -153,23 +153,33 @@ class Analysis:
         spans: list[tuple[int, int]] = []
         #: (antecedent, sentence, clause): a sentence read with another one (a list item with its lead-in)
         self.bridges: list[tuple[tuple[int, int], tuple[int, int], int]] = []
+        related: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for index, clause in enumerate(self.clauses):
             body = clause.heading_end if clause.start < clause.heading_end <= clause.end else clause.start
             if body > clause.start:
                 spans.append((clause.start, body))  # the heading line is a sentence of its own
             own = sentences(self.folded, body, clause.end)
             spans.extend(own)
-            self.bridges.extend((own[i], own[j], index) for i, j in bridges(self.folded, own))
+            for i, j, kind in bridges(self.folded, own):
+                self.bridges.append((own[i], own[j], index))
+                # a ``together`` group found in one sentence looks for the others in the sentences it is
+                # read with: an item and its lead-in both ways; a sentence that points back in the one it
+                # points at, but not the other way ("… peut interrompre le service ; il en informe le
+                # Client sans délai": the "sans délai" is the notice's, not the interruption's)
+                related.setdefault(own[j], []).append(own[i])
+                if kind == "list":
+                    related.setdefault(own[i], []).append(own[j])
         self.sentences = spans
-        self.related: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        for antecedent, follower, _clause in self.bridges:
-            self.related.setdefault(antecedent, []).append(follower)
-            self.related.setdefault(follower, []).append(antecedent)
+        self.related = related
         self._followers: dict[int, list[tuple[tuple[int, int], int]]] = {}
         for antecedent, follower, clause in self.bridges:
             self._followers.setdefault(antecedent[0], []).append((follower, clause))
         self._antecedent_starts = sorted(self._followers)
         self._antecedent_ends = {a[0]: a[1] for a, _f, _c in self.bridges}
+        #: 1 at the offsets that lie in an antecedent: the cheap test made at every candidate position
+        self._in_antecedent = bytearray(len(folded) + 1)
+        for start, end in self._antecedent_ends.items():
+            self._in_antecedent[start:end] = b"\x01" * (end - start)
         self._joined_cache: dict[tuple[int, int], tuple[str, int]] = {}
         self.sentence_starts = [s for s, _e in spans]
         self._regex_cache: dict[int, list[tuple[int, int]]] = {}
@@ -260,12 +270,7 @@ class Analysis:
 
     def _bridge_match(self, part: re.Pattern[str], pos: int, out: dict[int, int]) -> None:
         """Matches of ``part`` at ``pos`` (inside an antecedent) that run on into a sentence read with it."""
-        at = bisect.bisect_right(self._antecedent_starts, pos) - 1
-        if at < 0:
-            return
-        a_start = self._antecedent_starts[at]
-        if pos >= self._antecedent_ends[a_start]:
-            return
+        a_start = self._antecedent_starts[bisect.bisect_right(self._antecedent_starts, pos) - 1]
         for follower, _clause in self._followers[a_start]:
             joined, offset = self._joined((a_start, self._antecedent_ends[a_start]), follower)
             match = part.match(joined, pos - a_start)
@@ -310,6 +315,7 @@ class Analysis:
         folded = self.folded
         found: dict[int, int] = {}
         bridged: dict[int, int] = {}
+        in_antecedent = self._in_antecedent
         for heads, part in pieces:
             positions: set[int] = set()
             for head in heads:
@@ -321,7 +327,7 @@ class Analysis:
                 match = part.match(folded, pos)
                 if match and match.end() > pos:
                     found[pos] = max(found.get(pos, 0), match.end())
-                if self._antecedent_starts:
+                if in_antecedent[pos]:
                     self._bridge_match(part, pos, bridged)
         spans = []
         last = -1
@@ -440,7 +446,16 @@ class Analysis:
         after_start = start + (first_word.end() if first_word else 0)
         after = self.folded[after_start:sent_end]
         head = " ".join(after.split()[:7])
-        return bool(head and lang.negation_after.search(head))
+        if head and lang.negation_after.search(head):
+            return True
+        if end > sent_end:
+            # a match that runs on into a sentence read with this one ("… recours à un sous-traitant ; il
+            # ne peut y procéder a posteriori …"): a negation in that sentence, before the match ends, counts
+            follower = self.sentence_at(end - 1)
+            if follower[0] >= sent_end:
+                words = self.folded[follower[0]:end].split()
+                return bool(words and lang.negation_before.search(" " + " ".join(words) + " "))
+        return False
 
     def excepted_by(self, regex: re.Pattern[str], start: int, end: int) -> bool:
         """True when a "sauf" / "à l'exception de" after the match is followed by ``regex``."""

@@ -279,19 +279,37 @@ _ITEM = re.compile(r"(?:-|\*|[a-z]\)|\d{1,2}[)°]|[ivx]{1,5}\))\s")
 _LEAD_IN_WITH_ITEM = re.compile(r":\s+(?:-|\*|[a-z]\)|\d{1,2}[)°]|[ivx]{1,5}\))\s")
 
 
-def bridges(folded: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Pairs (i, j) of sentences of one clause where sentence ``j`` must be read with sentence ``i``.
+#: A sentence that opens on a word pointing back at the one before: "Cette prestation est facturée…",
+#: "Celle-ci…", "Ces frais…", "Ce service…", "Elle est…", "Dans ce cas…". The impersonal "il" ("Il est
+#: convenu que…", "Il appartient au Client…") points at nothing.
+_ANAPHORA = re.compile(
+    r"(?:cette|cet|ces|ledit|ladite|lesdits|lesdites|celle-ci|celui-ci|celles-ci|ceux-ci|cela)\b"
+    r"|ce (?!qui\b|que\b|qu'|dont\b)\w"
+    r"|(?:dans|en) (?:ce cas|cette hypothese|pareil cas)\b|a (?:cet effet|cette fin|ce titre)\b|pour ce faire\b"
+    r"|(?:il|elle|ils|elles) (?!(?:est|sera|etait|serait) (?:\w+ )?(?:convenu|entendu|precise|rappele|stipule"
+    r"|interdit|possible|permis|loisible|necessaire|rappele|indique|prevu|admis|souhaitable|recommande)\b"
+    r"|appartient\b|appartiendra\b|incombe\b|incombera\b|convient\b|revient\b|suffit\b|existe\b|y a\b"
+    r"|s'agit\b|resulte\b|est (?:\w+ )?(?:que|qu')|va de soi\b)"
+)
+
+
+def bridges(folded: str, spans: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """(i, j, kind) for the sentences of one clause where sentence ``j`` must be read with sentence ``i``;
+    ``kind`` is "list" or "anaphora".
 
     A list item completes its lead-in: in "Les prestations suivantes sont facturées :" + "- l'export des
     données ;" + "- la restitution.", each item is read with the lead-in (not with the other items), so a
-    price in the lead-in bears on the topic of an item."""
-    pairs: list[tuple[int, int]] = []
+    price in the lead-in bears on the topic of an item. A sentence that points back ("Cette prestation
+    est facturée 1 200 € HT.") is read with the sentence before it, which says what it points at."""
+    pairs: list[tuple[int, int, str]] = []
     lead: int | None = None
     for index, (start, end) in enumerate(spans):
         text = folded[start:end]
         if lead is not None and _ITEM.match(text):
-            pairs.append((lead, index))
+            pairs.append((lead, index, "list"))
             continue
+        if index and _ANAPHORA.match(text):
+            pairs.append((index - 1, index, "anaphora"))
         stripped = text.rstrip()
         lead = index if (folded.startswith(":", end) or stripped.endswith(":") or (
             stripped.endswith(";") and _LEAD_IN_WITH_ITEM.search(text))) else None
