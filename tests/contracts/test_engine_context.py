@@ -55,3 +55,29 @@ def test_a_negation_in_the_second_sentence_bears_on_a_match_that_runs_into_it(ju
             "du Client.")
     outcome = judge(text, "gdpr.art28", document=False)
     assert outcome.status != "fail", outcome.message
+
+
+def _quote(pack, text: str, rule_id: str) -> str:
+    """The quote a user sees for the rule's first piece of evidence."""
+    from harness_plugins.contracts.engine import Analysis, quote
+    from harness_plugins.contracts.extract import from_text
+
+    analysis = Analysis(from_text(text), pack)
+    outcome = analysis.apply(pack.rules[rule_id], today=20260601)
+    assert outcome.evidence, outcome.message
+    return quote(analysis.doc, analysis.clauses, outcome.evidence[0]).text
+
+
+def test_initials_with_dots_do_not_end_the_sentence(pack):
+    text = "Le contrat est conclu avec MediSoft S.A.S. pour une durée ferme et irrévocable de quarante-huit mois."
+    assert _quote(pack, text, "term.long_commitment") == text
+
+
+def test_a_code_citation_does_not_end_the_sentence_but_etc_before_a_capital_does(pack):
+    text = ("Conformément à l'art. L. 1111-8 C. santé publ. et à l'art. 28 du RGPD, al. 3, les dossiers, "
+            "agendas, etc. sont hébergés par la société HébergeSanté, certifiée HDS. Le Client règle les "
+            "redevances, les frais de formation, etc. Le contrat est conclu pour une durée ferme de 36 mois.")
+    assert _quote(pack, text, "hds.host").endswith("agendas, etc. sont hébergés par la société HébergeSanté, "
+                                                    "certifiée HDS.")
+    assert _quote(pack, text, "hds.host").startswith("Conformément à l'art. L. 1111-8")
+    assert _quote(pack, text, "term.long_commitment") == "Le contrat est conclu pour une durée ferme de 36 mois."

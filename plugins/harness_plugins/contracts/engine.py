@@ -158,7 +158,7 @@ class Analysis:
             body = clause.heading_end if clause.start < clause.heading_end <= clause.end else clause.start
             if body > clause.start:
                 spans.append((clause.start, body))  # the heading line is a sentence of its own
-            own = sentences(self.folded, body, clause.end)
+            own = sentences(self.folded, body, clause.end, self.text)
             spans.extend(own)
             for i, j, kind in bridges(self.folded, own):
                 self.bridges.append((own[i], own[j], index))

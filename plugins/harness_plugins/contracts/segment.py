@@ -233,14 +233,28 @@ def paragraphs(text: str) -> list[Clause]:
 
 # ----------------------------------------------------------------------------- sentences
 
-_ABBREV = {"art", "cf", "n", "no", "etc", "al", "ex", "p", "pp", "ss", "ann", "mme", "m", "me", "dr", "st", "ste",
-           "av", "bd", "min", "max", "env", "vol", "chap", "sect", "ht", "ttc", "i.e", "e.g", "c", "civ", "com",
-           "conso", "pr", "proc", "l", "r", "reg", "cod", "sante", "publ", "ord", "dec", "jo"}
+#: Abbreviations that announce a word or a number and so never end a sentence ("art. L. 1111-8",
+#: "al. 2", "cf. annexe", "M. Dupont", "Règl. (UE)").
+#: "HT." and "TTC." stay here although they may end a sentence: a price line ("Frais de réversibilité :
+#: 0 € HT.") cut from the next line is read by reversibility.cost as a price of its own.
+_ABBREV = {"art", "cf", "n", "no", "al", "ex", "p", "pp", "ss", "ann", "mme", "mlle", "m", "mm", "me", "dr", "st",
+           "ste", "av", "bd", "vol", "chap", "sect", "i.e", "e.g", "c", "pr", "l", "r", "reg", "regl", "cod", "ord",
+           "dec", "jo", "v", "ht", "ttc"}
+#: Abbreviations that may also end a sentence ("… C. civ. Le Client…", "… agendas, etc. Le
+#: Prestataire…"): a sentence ends there only when the next word has a capital.
+_ABBREV_MAY_END = {"etc", "civ", "com", "conso", "proc", "sante", "publ", "min", "max", "env"}
+#: Initials with dots ("S.A.S.", "S.A.R.L.", "S.A."): as above.
+_INITIALS = re.compile(r"(?:[a-z]\.)+[a-z]")
+_NEXT_CHAR = re.compile(r"\s*(\S)")
 _BOUNDARY = re.compile(r"[.;!?](?=\s|$|\")|\s{2,}|:\s+(?=-)")
 
 
-def sentences(folded: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans inside ``folded[start:end]`` (folded text: lower case, newlines as spaces)."""
+def sentences(folded: str, start: int = 0, end: int | None = None, text: str | None = None) -> list[tuple[int, int]]:
+    """Sentence spans inside ``folded[start:end]`` (folded text: lower case, newlines as spaces).
+
+    ``text`` is the same text before folding (same offsets): where a period may or may not end a
+    sentence ("HT.", "etc.", "S.A.S."), a capital on the next word decides. Without it, such a period
+    never ends one."""
     end = len(folded) if end is None else end
     spans = []
     begin = start
@@ -251,6 +265,10 @@ def sentences(folded: str, start: int = 0, end: int | None = None) -> list[tuple
             token = word.group(1).lower() if word else ""
             if token in _ABBREV or (len(token) == 1 and token.isalpha()):
                 continue
+            if token in _ABBREV_MAY_END or _INITIALS.fullmatch(token):
+                following = _NEXT_CHAR.match(text, cut + 1, end) if text is not None else None
+                if following is None or not following.group(1).isupper():
+                    continue
             if re.fullmatch(r"[\d.]+|[ivxlc]+", token) and not folded[begin:cut - len(token)].strip():
                 continue  # a clause number ("2.2.", "1.", "xii.") opening the sentence
             if cut + 1 < end and folded[cut + 1: cut + 2].isdigit():
