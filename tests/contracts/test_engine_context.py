@@ -81,3 +81,19 @@ def test_a_code_citation_does_not_end_the_sentence_but_etc_before_a_capital_does
                                                     "certifiée HDS.")
     assert _quote(pack, text, "hds.host").startswith("Conformément à l'art. L. 1111-8")
     assert _quote(pack, text, "term.long_commitment") == "Le contrat est conclu pour une durée ferme de 36 mois."
+
+
+def test_a_negation_stops_where_a_new_clause_begins(judge):
+    """"mais il peut…", ", et le Prestataire peut…": what follows is affirmed, not negated."""
+    outcome = judge("Le Client ne peut en aucun cas s'opposer aux modifications, et le Prestataire peut modifier "
+                    "les présentes conditions à tout moment.", "change.unilateral_terms", document=False)
+    assert outcome.status == "fail", outcome.message
+    outcome = judge("Le Prestataire s'interdit de céder les données à des tiers, mais il peut les utiliser pour "
+                    "améliorer ses produits.", "data.vendor_use", document=False)
+    assert outcome.status == "fail", outcome.message
+
+
+def test_a_negation_still_covers_a_list_of_objects(judge):
+    outcome = judge("Le Prestataire s'interdit de céder les données à des tiers, et notamment de les utiliser pour "
+                    "améliorer ses produits.", "data.vendor_use", document=False)
+    assert outcome.status != "fail", outcome.message

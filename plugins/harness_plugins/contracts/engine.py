@@ -129,6 +129,17 @@ _RESTRICTIVE_NE = re.compile(r"\bn(?:e |')(?:(?!pas\b|plus\b|jamais\b|aucun)\S+ 
 _SANS_CLOSED = re.compile(r"\bsans\b[^,;:]*,")
 
 
+#: Where a negation's reach ends inside a sentence: a clause joined by "mais", "tandis que"… or by
+#: ", et" with a new subject ("le Client ne peut pas résilier, mais le Prestataire peut suspendre…",
+#: "s'interdit de céder les données, mais il peut les utiliser…"). An object list ("s'interdit de céder
+#: les données, et notamment de…") goes on.
+_NEGATION_SCOPE_END = re.compile(
+    r"(?:^|[\s,;])(?:mais|tandis qu|alors qu|en revanche|par contre|cependant|toutefois|neanmoins)\b"
+    r"|,\s*et\s+(?:il|elle|ils|elles|nous|vous|(?:le|la|l'|les) ?(?:client|prestataire|editeur|fournisseur|societe|"
+    r"praticien|medecin|abonne|utilisateur|licencie|concedant|sous-traitant|responsable|cabinet)s?)\b"
+)
+
+
 class Analysis:
     """A document prepared for the rules: clauses, sentences, numbers, parties."""
 
@@ -435,6 +446,11 @@ class Analysis:
         sent_start, sent_end = self.sentence_at(start)
         lang = self.language
         prefix = self.folded[sent_start:start]
+        scope_end = None
+        for scope_end in _NEGATION_SCOPE_END.finditer(prefix):
+            pass
+        if scope_end is not None:
+            prefix = prefix[scope_end.end():]
         before = _SANS_CLOSED.sub(" ", _RESTRICTIVE_NE.sub(" ", _EXPLETIVE_NE.sub(r"\1", prefix[-160:])))
         words = before.split()
         window = " ".join(words[-lang.negation_words:]) if words else ""
