@@ -97,3 +97,11 @@ def test_a_negation_still_covers_a_list_of_objects(judge):
     outcome = judge("Le Prestataire s'interdit de céder les données à des tiers, et notamment de les utiliser pour "
                     "améliorer ses produits.", "data.vendor_use", document=False)
     assert outcome.status != "fail", outcome.message
+
+
+def test_an_object_pronoun_is_not_the_party_acting(judge):
+    """In "il vous suffit de nous en informer", the customer is the one who gives notice; "nous" (the
+    vendor) is told: the notice is the customer's."""
+    outcome = judge("Vous pouvez résilier votre abonnement à tout moment : il vous suffit de nous en informer "
+                    "quinze jours avant la date souhaitée.", "termination.customer_notice")
+    assert outcome.status == "pass" and "(15 jours)" in outcome.message, outcome.message

@@ -140,6 +140,14 @@ _NEGATION_SCOPE_END = re.compile(
 )
 
 
+#: "nous" / "vous" after a subject, a conjugated verb or a preposition is an object, not the actor:
+#: "vous devez nous en informer", "il vous suffit de", "de nous notifier", "nous vous informons".
+_OBJECT_PRONOUN_BEFORE = re.compile(
+    r"(?:\b(?:il|elle|ils|elles|on|nous|vous|je|qui|ne|de|pour|sans|a|doit|doivent|devra|devront|peut|peuvent|pourra|"
+    r"pourront|faut|suffit|permet|permettent|permettra)|n'|d'|\w+ez|\w+ons)\s+$"
+)
+
+
 class Analysis:
     """A document prepared for the rules: clauses, sentences, numbers, parties."""
 
@@ -387,6 +395,8 @@ class Analysis:
             side = match.lastgroup or "both"
             after = text[match.end():match.end() + 80]
             before = text[max(0, match.start() - 40):match.start()]
+            if match.group(0) in ("nous", "vous") and _OBJECT_PRONOUN_BEFORE.search(before):
+                continue
             if verbs.match(after) or agents.search(before):
                 found.append((start + match.start(), side))
         self._actor_cache[sentence] = found
