@@ -105,3 +105,18 @@ def test_an_object_pronoun_is_not_the_party_acting(judge):
     outcome = judge("Vous pouvez résilier votre abonnement à tout moment : il vous suffit de nous en informer "
                     "quinze jours avant la date souhaitée.", "termination.customer_notice")
     assert outcome.status == "pass" and "(15 jours)" in outcome.message, outcome.message
+
+
+def test_lines_of_an_order_form_are_sentences_of_their_own(judge):
+    """No period ends "… : 1 200 € HT (forfait)", but the next line is another entry: its "offerts"
+    is not said of the early-termination fee."""
+    outcome = judge("Frais de résiliation anticipée : 1 200 € HT (forfait)\nFrais de mise en service : offerts",
+                    "termination.early_fees", document=False)
+    assert outcome.status == "warn", outcome.message
+
+
+def test_a_wrapped_line_is_not_cut(judge):
+    outcome = judge("Résiliation : le Client peut résilier le contrat moyennant un préavis de\nsix mois adressé "
+                    "par lettre recommandée : le préavis court à compter de sa réception.",
+                    "termination.customer_notice")
+    assert outcome.status == "fail", outcome.message

@@ -279,12 +279,40 @@ def sentences(folded: str, start: int = 0, end: int | None = None, text: str | N
         begin = match.end()
     if begin < end and folded[begin:end].strip():
         spans.append((begin, end))
+    if text is not None and "\n" in text[start:end]:
+        spans = _split_form_lines(text, spans)
     # trim leading spaces
     out = []
     for s, e in spans:
         while s < e and folded[s] == " ":
             s += 1
         out.append((s, e))
+    return out
+
+
+#: One line of a form or an order form: a short label with a capital, a colon, a value ("Frais de
+#: résiliation anticipée : 1 200 € HT", "Durée d'engagement : 36 mois").
+_FORM_LINE = re.compile(r"[A-ZÀ-Ý][^\n:;.!?]{0,60}?\s?:\s*[^\s:][^\n:]*")
+
+
+def _split_form_lines(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Two lines that are both "Label : value" are two sentences, though no period ends the first:
+    "Frais de résiliation anticipée : 1 200 € HT" and "Frais de mise en service : offerts" say two
+    things."""
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        begin = start
+        cut = text.find("\n", start, end)
+        while cut != -1:
+            line_start = text.rfind("\n", 0, cut) + 1
+            next_end = text.find("\n", cut + 1, end)
+            next_end = end if next_end == -1 else next_end
+            if (line_start >= begin and _FORM_LINE.fullmatch(text, line_start, cut)
+                    and _FORM_LINE.fullmatch(text, cut + 1, next_end)):
+                out.append((begin, cut))
+                begin = cut + 1
+            cut = text.find("\n", cut + 1, end)
+        out.append((begin, end))
     return out
 
 
