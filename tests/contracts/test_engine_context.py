@@ -120,3 +120,11 @@ def test_a_wrapped_line_is_not_cut(judge):
                     "par lettre recommandée : le préavis court à compter de sa réception.",
                     "termination.customer_notice")
     assert outcome.status == "fail", outcome.message
+
+
+def test_an_amount_repeated_in_brackets_before_its_unit(judge):
+    """"cinq cents (500) euros": the unit comes after the number and its repetition in digits."""
+    outcome = judge("La responsabilité totale du Prestataire est limitée à la somme de cinq cents (500) euros, "
+                    "tous préjudices confondus.", "liability.limit")
+    assert outcome.status == "fail", outcome.message
+    assert "500 €" in outcome.numbers().values(), outcome.numbers()
