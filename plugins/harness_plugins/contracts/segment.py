@@ -307,7 +307,8 @@ def _split_form_lines(text: str, spans: list[tuple[int, int]]) -> list[tuple[int
             line_start = text.rfind("\n", 0, cut) + 1
             next_end = text.find("\n", cut + 1, end)
             next_end = end if next_end == -1 else next_end
-            if (line_start >= begin and _FORM_LINE.fullmatch(text, line_start, cut)
+            if (line_start >= begin and text.find(":", line_start, cut) != -1
+                    and text.find(":", cut + 1, next_end) != -1 and _FORM_LINE.fullmatch(text, line_start, cut)
                     and _FORM_LINE.fullmatch(text, cut + 1, next_end)):
                 out.append((begin, cut))
                 begin = cut + 1
