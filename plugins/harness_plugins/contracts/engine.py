@@ -170,7 +170,8 @@ class Analysis:
         self.heading_folded = [self._fold_heading(c) for c in self.clauses]
         self.title_folded = [fold_title(c.title) for c in self.clauses]
         spans: list[tuple[int, int]] = []
-        #: (antecedent, sentence, clause): a sentence read with another one (a list item with its lead-in)
+        #: (antecedent, sentence, clause): a sentence read with another one (a list item with its lead-in,
+        #: "Cette prestation…" with the sentence before it); see :func:`segment.bridges`
         self.bridges: list[tuple[tuple[int, int], tuple[int, int], int]] = []
         related: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for index, clause in enumerate(self.clauses):
@@ -433,7 +434,7 @@ class Analysis:
 
     def first_in_context(self, regex: re.Pattern[str], sentence: tuple[int, int]) -> tuple[int, int] | None:
         """As :meth:`first_in_sentence`, also looking in the sentences read with this one (a list's
-        lead-in and its items)."""
+        lead-in and its items; the sentence a "Cette …" points back at)."""
         span = self.first_in_sentence(regex, sentence)
         if span is None:
             for other in self.related.get(sentence, ()):
