@@ -26,7 +26,7 @@ from harness_plugins._common.system import available_cpus
 
 from .extract import Document
 from .rules import MATCH_STOPS, PATTERN_HEADS, STOP_WORDS, Language, QuantityDef, Rule, RulePackData, Signal, alternation
-from .segment import Clause, segment, sentences
+from .segment import Clause, bridges, segment, sentences
 from .text import FINDERS, Quantity, describe_duration
 from .text import fold as fold_title
 
@@ -129,6 +129,25 @@ _RESTRICTIVE_NE = re.compile(r"\bn(?:e |')(?:(?!pas\b|plus\b|jamais\b|aucun)\S+ 
 _SANS_CLOSED = re.compile(r"\bsans\b[^,;:]*,")
 
 
+#: Where a negation's reach ends inside a sentence: a clause joined by "mais", "tandis que"… or by
+#: ", et" with a new subject ("le Client ne peut pas résilier, mais le Prestataire peut suspendre…",
+#: "s'interdit de céder les données, mais il peut les utiliser…"). An object list ("s'interdit de céder
+#: les données, et notamment de…") goes on.
+_NEGATION_SCOPE_END = re.compile(
+    r"(?:^|[\s,;])(?:mais|tandis qu|alors qu|en revanche|par contre|cependant|toutefois|neanmoins)\b"
+    r"|,\s*et\s+(?:il|elle|ils|elles|nous|vous|(?:le|la|l'|les) ?(?:client|prestataire|editeur|fournisseur|societe|"
+    r"praticien|medecin|abonne|utilisateur|licencie|concedant|sous-traitant|responsable|cabinet)s?)\b"
+)
+
+
+#: "nous" / "vous" after a subject, a conjugated verb or a preposition is an object, not the actor:
+#: "vous devez nous en informer", "il vous suffit de", "de nous notifier", "nous vous informons".
+_OBJECT_PRONOUN_BEFORE = re.compile(
+    r"(?:\b(?:il|elle|ils|elles|on|nous|vous|je|qui|ne|de|pour|sans|a|doit|doivent|devra|devront|peut|peuvent|pourra|"
+    r"pourront|faut|suffit|permet|permettent|permettra)|n'|d'|\w+ez|\w+ons)\s+$"
+)
+
+
 class Analysis:
     """A document prepared for the rules: clauses, sentences, numbers, parties."""
 
@@ -151,12 +170,37 @@ class Analysis:
         self.heading_folded = [self._fold_heading(c) for c in self.clauses]
         self.title_folded = [fold_title(c.title) for c in self.clauses]
         spans: list[tuple[int, int]] = []
-        for clause in self.clauses:
+        #: (antecedent, sentence, clause): a sentence read with another one (a list item with its lead-in,
+        #: "Cette prestation…" with the sentence before it); see :func:`segment.bridges`
+        self.bridges: list[tuple[tuple[int, int], tuple[int, int], int]] = []
+        related: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for index, clause in enumerate(self.clauses):
             body = clause.heading_end if clause.start < clause.heading_end <= clause.end else clause.start
             if body > clause.start:
                 spans.append((clause.start, body))  # the heading line is a sentence of its own
-            spans.extend(sentences(self.folded, body, clause.end))
+            own = sentences(self.folded, body, clause.end, self.text)
+            spans.extend(own)
+            for i, j, kind in bridges(self.folded, own):
+                self.bridges.append((own[i], own[j], index))
+                # a ``together`` group found in one sentence looks for the others in the sentences it is
+                # read with: an item and its lead-in both ways; a sentence that points back in the one it
+                # points at, but not the other way ("… peut interrompre le service ; il en informe le
+                # Client sans délai": the "sans délai" is the notice's, not the interruption's)
+                related.setdefault(own[j], []).append(own[i])
+                if kind == "list":
+                    related.setdefault(own[i], []).append(own[j])
         self.sentences = spans
+        self.related = related
+        self._followers: dict[int, list[tuple[tuple[int, int], int]]] = {}
+        for antecedent, follower, clause in self.bridges:
+            self._followers.setdefault(antecedent[0], []).append((follower, clause))
+        self._antecedent_starts = sorted(self._followers)
+        self._antecedent_ends = {a[0]: a[1] for a, _f, _c in self.bridges}
+        #: 1 at the offsets that lie in an antecedent: the cheap test made at every candidate position
+        self._in_antecedent = bytearray(len(folded) + 1)
+        for start, end in self._antecedent_ends.items():
+            self._in_antecedent[start:end] = b"\x01" * (end - start)
+        self._joined_cache: dict[tuple[int, int], tuple[str, int]] = {}
         self.sentence_starts = [s for s, _e in spans]
         self._regex_cache: dict[int, list[tuple[int, int]]] = {}
         self._stops: list[int] | None = None
@@ -238,15 +282,48 @@ class Analysis:
                 for index in sorted(within):
                     clause = self.clauses[index]
                     found.extend(m.span() for m in regex.finditer(self.folded, clause.start, clause.end))
-                return found
+                return found + self._bridged(regex, within)
             return self._indexed(regex, heads, within)
         key = id(regex)
         if key not in self._regex_cache:
             if heads is None:
-                self._regex_cache[key] = [m.span() for m in regex.finditer(self.folded)]
+                self._regex_cache[key] = [m.span() for m in regex.finditer(self.folded)] + self._bridged(regex, None)
             else:
                 self._regex_cache[key] = self._indexed(regex, heads, None)
         return self._regex_cache[key]
+
+    def _joined(self, antecedent: tuple[int, int], follower: tuple[int, int]) -> tuple[str, int]:
+        """The antecedent (without its final ";" or ".") and the follower as one string, and where
+        the follower starts in it: what a pattern reads when it runs from one into the other."""
+        key = (antecedent[0], follower[0])
+        found = self._joined_cache.get(key)
+        if found is None:
+            head = self.folded[antecedent[0]:antecedent[1]].rstrip(" ;.")
+            found = self._joined_cache[key] = (f"{head} {self.folded[follower[0]:follower[1]]}", len(head) + 1)
+        return found
+
+    def _bridge_match(self, part: re.Pattern[str], pos: int, out: dict[int, int]) -> None:
+        """Matches of ``part`` at ``pos`` (inside an antecedent) that run on into a sentence read with it."""
+        a_start = self._antecedent_starts[bisect.bisect_right(self._antecedent_starts, pos) - 1]
+        for follower, _clause in self._followers[a_start]:
+            joined, offset = self._joined((a_start, self._antecedent_ends[a_start]), follower)
+            match = part.match(joined, pos - a_start)
+            if match and match.end() > offset:
+                end = follower[0] + match.end() - offset
+                out[pos] = max(out.get(pos, 0), end)
+
+    def _bridged(self, regex: re.Pattern[str], within: set[int] | None) -> list[tuple[int, int]]:
+        """For a pattern that may start anywhere: its matches that run from an antecedent into its follower."""
+        found: dict[int, int] = {}
+        for antecedent, follower, clause in self.bridges:
+            if within is not None and clause not in within:
+                continue
+            joined, offset = self._joined(antecedent, follower)
+            for match in regex.finditer(joined):
+                if match.start() < offset <= match.end() - 1:
+                    pos = antecedent[0] + match.start()
+                    found[pos] = max(found.get(pos, 0), follower[0] + match.end() - offset)
+        return sorted(found.items())
 
     def _head_positions(self, head: str) -> dict[int, dict[int, int]]:
         """The words that begin with ``head``, by clause: ``{clause index: {offset: stop}}`` in text order;
@@ -280,6 +357,8 @@ class Analysis:
     def _indexed(self, regex: re.Pattern[str], pieces, within: set[int] | None) -> list[tuple[int, int]]:
         folded = self.folded
         found: dict[int, int] = {}
+        bridged: dict[int, int] = {}
+        in_antecedent = self._in_antecedent
         for heads, part, required in pieces:
             candidates: dict[int, int] = {}  # where to try the pattern -> its stop
             for head in heads:
@@ -289,6 +368,9 @@ class Analysis:
             checks = required.checks if required is not None else ()
             for pos in sorted(candidates):
                 stop = candidates[pos]
+                if in_antecedent[pos]:
+                    # may run on into the sentence read with this one: past ``stop``, so unchecked
+                    self._bridge_match(part, pos, bridged)
                 # cheap checks first: the regex runs only if none of them fails (for ... else)
                 for check in checks:
                     if check.search(folded, pos, stop) is None:
@@ -303,6 +385,9 @@ class Analysis:
             if pos >= last:
                 spans.append((pos, found[pos]))
                 last = found[pos]
+        if bridged:
+            # a match that runs into a following sentence overlaps the ones in between: kept apart
+            spans.extend((pos, end) for pos, end in sorted(bridged.items()) if found.get(pos, -1) < end)
         return spans
 
     def prepare(self, rules: list[Rule]) -> None:
@@ -358,6 +443,8 @@ class Analysis:
             side = match.lastgroup or "both"
             after = text[match.end():match.end() + 80]
             before = text[max(0, match.start() - 40):match.start()]
+            if match.group(0) in ("nous", "vous") and _OBJECT_PRONOUN_BEFORE.search(before):
+                continue
             if verbs.match(after) or agents.search(before):
                 found.append((start + match.start(), side))
         self._actor_cache[sentence] = found
@@ -392,6 +479,17 @@ class Analysis:
             self._first_cache[key] = match.span() if match else None
         return self._first_cache[key]
 
+    def first_in_context(self, regex: re.Pattern[str], sentence: tuple[int, int]) -> tuple[int, int] | None:
+        """As :meth:`first_in_sentence`, also looking in the sentences read with this one (a list's
+        lead-in and its items; the sentence a "Cette …" points back at)."""
+        span = self.first_in_sentence(regex, sentence)
+        if span is None:
+            for other in self.related.get(sentence, ()):
+                span = self.first_in_sentence(regex, other)
+                if span is not None:
+                    break
+        return span
+
     def negated(self, start: int, end: int) -> bool:
         key = (start, end)
         found = self._neg_cache.get(key)
@@ -406,6 +504,11 @@ class Analysis:
         sent_start, sent_end = self.sentence_at(start)
         lang = self.language
         prefix = self.folded[sent_start:start]
+        scope_end = None
+        for scope_end in _NEGATION_SCOPE_END.finditer(prefix):
+            pass
+        if scope_end is not None:
+            prefix = prefix[scope_end.end():]
         before = _SANS_CLOSED.sub(" ", _RESTRICTIVE_NE.sub(" ", _EXPLETIVE_NE.sub(r"\1", prefix[-160:])))
         words = before.split()
         window = " ".join(words[-lang.negation_words:]) if words else ""
@@ -417,7 +520,16 @@ class Analysis:
         after_start = start + (first_word.end() if first_word else 0)
         after = self.folded[after_start:sent_end]
         head = " ".join(after.split()[:7])
-        return bool(head and lang.negation_after.search(head))
+        if head and lang.negation_after.search(head):
+            return True
+        if end > sent_end:
+            # a match that runs on into a sentence read with this one ("… recours à un sous-traitant ; il
+            # ne peut y procéder a posteriori …"): a negation in that sentence, before the match ends, counts
+            follower = self.sentence_at(end - 1)
+            if follower[0] >= sent_end:
+                words = self.folded[follower[0]:end].split()
+                return bool(words and lang.negation_before.search(" " + " ".join(words) + " "))
+        return False
 
     def excepted_by(self, regex: re.Pattern[str], start: int, end: int) -> bool:
         """True when a "sauf" / "à l'exception de" after the match is followed by ``regex``."""
@@ -484,7 +596,7 @@ class Analysis:
                 sent = self.sentence_at(start)
                 spans = [(start, end)]
                 for other in signal.together[1:]:
-                    span = self.first_in_sentence(other, sent)
+                    span = self.first_in_context(other, sent)
                     if span is None:
                         spans = []
                         break

@@ -233,14 +233,28 @@ def paragraphs(text: str) -> list[Clause]:
 
 # ----------------------------------------------------------------------------- sentences
 
-_ABBREV = {"art", "cf", "n", "no", "etc", "al", "ex", "p", "pp", "ss", "ann", "mme", "m", "me", "dr", "st", "ste",
-           "av", "bd", "min", "max", "env", "vol", "chap", "sect", "ht", "ttc", "i.e", "e.g", "c", "civ", "com",
-           "conso", "pr", "proc", "l", "r", "reg", "cod", "sante", "publ", "ord", "dec", "jo"}
+#: Abbreviations that announce a word or a number and so never end a sentence ("art. L. 1111-8",
+#: "al. 2", "cf. annexe", "M. Dupont", "Règl. (UE)").
+#: "HT." and "TTC." stay here although they may end a sentence: a price line ("Frais de réversibilité :
+#: 0 € HT.") cut from the next line is read by reversibility.cost as a price of its own.
+_ABBREV = {"art", "cf", "n", "no", "al", "ex", "p", "pp", "ss", "ann", "mme", "mlle", "m", "mm", "me", "dr", "st",
+           "ste", "av", "bd", "vol", "chap", "sect", "i.e", "e.g", "c", "pr", "l", "r", "reg", "regl", "cod", "ord",
+           "dec", "jo", "v", "ht", "ttc"}
+#: Abbreviations that may also end a sentence ("… C. civ. Le Client…", "… agendas, etc. Le
+#: Prestataire…"): a sentence ends there only when the next word has a capital.
+_ABBREV_MAY_END = {"etc", "civ", "com", "conso", "proc", "sante", "publ", "min", "max", "env"}
+#: Initials with dots ("S.A.S.", "S.A.R.L.", "S.A."): as above.
+_INITIALS = re.compile(r"(?:[a-z]\.)+[a-z]")
+_NEXT_CHAR = re.compile(r"\s*(\S)")
 _BOUNDARY = re.compile(r"[.;!?](?=\s|$|\")|\s{2,}|:\s+(?=-)")
 
 
-def sentences(folded: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans inside ``folded[start:end]`` (folded text: lower case, newlines as spaces)."""
+def sentences(folded: str, start: int = 0, end: int | None = None, text: str | None = None) -> list[tuple[int, int]]:
+    """Sentence spans inside ``folded[start:end]`` (folded text: lower case, newlines as spaces).
+
+    ``text`` is the same text before folding (same offsets): where a period may or may not end a
+    sentence ("HT.", "etc.", "S.A.S."), a capital on the next word decides. Without it, such a period
+    never ends one."""
     end = len(folded) if end is None else end
     spans = []
     begin = start
@@ -251,6 +265,10 @@ def sentences(folded: str, start: int = 0, end: int | None = None) -> list[tuple
             token = word.group(1).lower() if word else ""
             if token in _ABBREV or (len(token) == 1 and token.isalpha()):
                 continue
+            if token in _ABBREV_MAY_END or _INITIALS.fullmatch(token):
+                following = _NEXT_CHAR.match(text, cut + 1, end) if text is not None else None
+                if following is None or not following.group(1).isupper():
+                    continue
             if re.fullmatch(r"[\d.]+|[ivxlc]+", token) and not folded[begin:cut - len(token)].strip():
                 continue  # a clause number ("2.2.", "1.", "xii.") opening the sentence
             if cut + 1 < end and folded[cut + 1: cut + 2].isdigit():
@@ -261,6 +279,8 @@ def sentences(folded: str, start: int = 0, end: int | None = None) -> list[tuple
         begin = match.end()
     if begin < end and folded[begin:end].strip():
         spans.append((begin, end))
+    if text is not None and "\n" in text[start:end]:
+        spans = _split_form_lines(text, spans)
     # trim leading spaces
     out = []
     for s, e in spans:
@@ -268,3 +288,76 @@ def sentences(folded: str, start: int = 0, end: int | None = None) -> list[tuple
             s += 1
         out.append((s, e))
     return out
+
+
+#: One line of a form or an order form: a short label with a capital, a colon, a value ("Frais de
+#: résiliation anticipée : 1 200 € HT", "Durée d'engagement : 36 mois").
+_FORM_LINE = re.compile(r"[A-ZÀ-Ý][^\n:;.!?]{0,60}?\s?:\s*[^\s:][^\n:]*")
+
+
+def _split_form_lines(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Two lines that are both "Label : value" are two sentences, though no period ends the first:
+    "Frais de résiliation anticipée : 1 200 € HT" and "Frais de mise en service : offerts" say two
+    things."""
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        begin = start
+        cut = text.find("\n", start, end)
+        while cut != -1:
+            line_start = text.rfind("\n", 0, cut) + 1
+            next_end = text.find("\n", cut + 1, end)
+            next_end = end if next_end == -1 else next_end
+            if (line_start >= begin and text.find(":", line_start, cut) != -1
+                    and text.find(":", cut + 1, next_end) != -1 and _FORM_LINE.fullmatch(text, line_start, cut)
+                    and _FORM_LINE.fullmatch(text, cut + 1, next_end)):
+                out.append((begin, cut))
+                begin = cut + 1
+            cut = text.find("\n", cut + 1, end)
+        out.append((begin, end))
+    return out
+
+
+# ----------------------------------------------------------------------------- sentences that lean on another
+
+#: What opens a list item once the text is folded: a dash (bullets are normalised to "-"), "a)", "2)",
+#: "2°", "iv)".
+_ITEM = re.compile(r"(?:-|\*|[a-z]\)|\d{1,2}[)°]|[ivx]{1,5}\))\s")
+#: A lead-in whose first item sits in the same span ("facturées : a) l'export ;").
+_LEAD_IN_WITH_ITEM = re.compile(r":\s+(?:-|\*|[a-z]\)|\d{1,2}[)°]|[ivx]{1,5}\))\s")
+
+
+#: A sentence that opens on a word pointing back at the one before: "Cette prestation est facturée…",
+#: "Celle-ci…", "Ces frais…", "Ce service…", "Elle est…", "Dans ce cas…". The impersonal "il" ("Il est
+#: convenu que…", "Il appartient au Client…") points at nothing.
+_ANAPHORA = re.compile(
+    r"(?:cette|cet|ces|ledit|ladite|lesdits|lesdites|celle-ci|celui-ci|celles-ci|ceux-ci|cela)\b"
+    r"|ce (?!qui\b|que\b|qu'|dont\b)\w"
+    r"|(?:dans|en) (?:ce cas|cette hypothese|pareil cas)\b|a (?:cet effet|cette fin|ce titre)\b|pour ce faire\b"
+    r"|(?:il|elle|ils|elles) (?!(?:est|sera|etait|serait) (?:\w+ )?(?:convenu|entendu|precise|rappele|stipule"
+    r"|interdit|possible|permis|loisible|necessaire|rappele|indique|prevu|admis|souhaitable|recommande)\b"
+    r"|appartient\b|appartiendra\b|incombe\b|incombera\b|convient\b|revient\b|suffit\b|existe\b|y a\b"
+    r"|s'agit\b|resulte\b|est (?:\w+ )?(?:que|qu')|va de soi\b)"
+)
+
+
+def bridges(folded: str, spans: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """(i, j, kind) for the sentences of one clause where sentence ``j`` must be read with sentence ``i``;
+    ``kind`` is "list" or "anaphora".
+
+    A list item completes its lead-in: in "Les prestations suivantes sont facturées :" + "- l'export des
+    données ;" + "- la restitution.", each item is read with the lead-in (not with the other items), so a
+    price in the lead-in bears on the topic of an item. A sentence that points back ("Cette prestation
+    est facturée 1 200 € HT.") is read with the sentence before it, which says what it points at."""
+    pairs: list[tuple[int, int, str]] = []
+    lead: int | None = None
+    for index, (start, end) in enumerate(spans):
+        text = folded[start:end]
+        if lead is not None and _ITEM.match(text):
+            pairs.append((lead, index, "list"))
+            continue
+        if index and _ANAPHORA.match(text):
+            pairs.append((index - 1, index, "anaphora"))
+        stripped = text.rstrip()
+        lead = index if (folded.startswith(":", end) or stripped.endswith(":") or (
+            stripped.endswith(";") and _LEAD_IN_WITH_ITEM.search(text))) else None
+    return pairs

@@ -314,11 +314,14 @@ ADJ_DURATION_RE = re.compile(
     r"triennales?|triennal|quinquennale?)\b"
     r"|\b(?P<yy>d'annee en annee|d'an en an)\b|\b(?P<mm>de mois en mois)\b"
 )
+#: The same number repeated in brackets before the unit, as contracts write amounts and rates:
+#: "mille deux cents (1 200) euros", "1 200 (mille deux cents) €", "quinze (15) %".
+_REPEATED = rf"(?:\s*\(\s*{_NUM}\s*\))?"
 AMOUNT_RE = re.compile(
-    rf"(?<![\w.,])(?:(?P<num>{_NUM})\s*(?:(?P<cur>€|euros?|eur)\b|(?P<cur2>€))"
+    rf"(?<![\w.,])(?:(?P<num>{_NUM}){_REPEATED}\s*(?:(?P<cur>€|euros?|eur)\b|(?P<cur2>€))"
     rf"|(?P<cur3>€|eur)\s*(?P<num2>\d[\d .]*(?:,\d+)?))"
 )
-PERCENT_RE = re.compile(rf"(?<![\w.,])(?P<num>{_NUM})\s*(?:%|pour ?cent\b|p\.? ?100\b)")
+PERCENT_RE = re.compile(rf"(?<![\w.,])(?P<num>{_NUM}){_REPEATED}\s*(?:%|pour ?cent\b|p\.? ?100\b)")
 _MONTHS = ["janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre",
            "novembre", "decembre"]
 DATE_RE = re.compile(
