@@ -128,3 +128,13 @@ def test_an_amount_repeated_in_brackets_before_its_unit(judge):
                     "tous préjudices confondus.", "liability.limit")
     assert outcome.status == "fail", outcome.message
     assert "500 €" in outcome.numbers().values(), outcome.numbers()
+
+
+def test_a_hyphenated_non_compound_is_not_a_negation(judge):
+    """"non-respect", "non-paiement" name a situation; only the word "non" negates."""
+    text = "En cas de non-paiement, l'Éditeur pourra verrouiller à distance les postes du cabinet, sans préavis."
+    outcome = judge(text, "suspension.unilateral", document=False)
+    assert outcome.clause_found and outcome.status == "fail", outcome.message
+    refused = judge("L'Éditeur ne pourra en aucun cas verrouiller les postes du cabinet.", "suspension.unilateral",
+                    document=False)
+    assert refused.status != "fail", refused.message
