@@ -283,10 +283,14 @@ def alternation(patterns: list[str]) -> str:
     matches: the check looks at the same place for every pattern of the run, and the patterns are
     still tried in their order. A ``re:`` pattern, or one with a ``|`` outside any group (whose check
     covers only its first choice), is left as it is."""
+    return _alternation([(pattern, translate_pattern(pattern)) for pattern in patterns])
+
+
+def _alternation(translated: list[tuple[str, str]]) -> str:
+    """:func:`alternation` of patterns already translated: ``(pattern, its regex)`` pairs."""
     out: list[str] = []
     run: list[str] = []
-    for pattern in patterns:
-        regex = translate_pattern(pattern)
+    for pattern, regex in translated:
         if (not pattern.strip().startswith("re:") and regex.startswith(_WORD_START)
                 and not _top_level_choice(pattern)):
             run.append(f"(?:{regex[len(_WORD_START):]})")
@@ -303,7 +307,8 @@ def alternation(patterns: list[str]) -> str:
 def compile_patterns(patterns: list[str], where: str) -> re.Pattern[str] | None:
     if not patterns:
         return None
-    parts = []
+    regexes: list[str] = []
+    singles: list[re.Pattern[str]] = []  # each pattern on its own: validated here, then tried by the engine
     for pattern in patterns:
         if not pattern.startswith("re:") and _OPTIONAL_BEFORE_GAP.search(pattern):
             raise RuleError(f"{where}: pattern {pattern!r} puts an optional group next to a ~N~ gap, which "
@@ -314,18 +319,18 @@ def compile_patterns(patterns: list[str], where: str) -> re.Pattern[str] | None:
                             "text; write the choice as (a|b), or start the pattern with re:")
         regex = translate_pattern(pattern)
         try:
-            re.compile(regex)
+            singles.append(re.compile(regex))
         except re.error as exc:
             raise RuleError(f"{where}: pattern {pattern!r} is not valid ({exc})") from None
-        parts.append(f"(?:{regex})")
-    compiled = re.compile(alternation(patterns))
+        regexes.append(regex)
+    compiled = re.compile(_alternation(list(zip(patterns, regexes))))
     pieces: list[tuple[frozenset[str], re.Pattern[str], RequiredWords | None]] | None = []
-    for pattern, part in zip(patterns, parts):
+    for pattern, single in zip(patterns, singles):
         found = pattern_heads(pattern)
         if found is None:
             pieces = None
             break
-        pieces.append((frozenset(found), re.compile(part), required_words(pattern)))
+        pieces.append((frozenset(found), single, required_words(pattern)))
     PATTERN_HEADS[compiled] = pieces
     return compiled
 
@@ -718,10 +723,6 @@ def load_rule(path: Path, language: Language, references: dict[str, Any]) -> Rul
     )
 
 
-def _words_alternation(words: list[str]) -> str:
-    return alternation(words)
-
-
 def load_language(path: Path) -> Language:
     data = _read_toml(path)
     neg = data.get("negation", {})
@@ -732,14 +733,14 @@ def load_language(path: Path) -> Language:
         if not parties.get(key):
             raise RuleError(f"{path.name}: [parties] needs {key}")
     return Language(
-        negation_before=re.compile(_words_alternation(_list(neg.get("before"), "negation.before"))),
-        negation_after=re.compile(_words_alternation(_list(neg.get("after"), "negation.after"))),
+        negation_before=re.compile(alternation(_list(neg.get("before"), "negation.before"))),
+        negation_after=re.compile(alternation(_list(neg.get("after"), "negation.after"))),
         negation_words=int(neg.get("words", 5)),
         negation_sentence=compile_patterns(_list(neg.get("sentence"), "negation.sentence"), "negation.sentence"),
-        exception_cues=re.compile(_words_alternation(_list(data.get("exceptions", {}).get("cues"), "exceptions"))),
+        exception_cues=re.compile(alternation(_list(data.get("exceptions", {}).get("cues"), "exceptions"))),
         parties={k: _list(parties[k], f"parties.{k}") for k in ("client", "vendor", "both")},
-        subject_verbs=_words_alternation(_list(parties.get("verbs"), "parties.verbs")),
-        agent_cues=_words_alternation(_list(parties.get("agents"), "parties.agents")),
+        subject_verbs=alternation(_list(parties.get("verbs"), "parties.verbs")),
+        agent_cues=alternation(_list(parties.get("agents"), "parties.agents")),
         signals=signals,
     )
 

@@ -321,9 +321,10 @@ def _split_form_lines(text: str, spans: list[tuple[int, int]]) -> list[tuple[int
 
 #: What opens a list item once the text is folded: a dash (bullets are normalised to "-"), "a)", "2)",
 #: "2°", "iv)".
-_ITEM = re.compile(r"(?:-|\*|[a-z]\)|\d{1,2}[)°]|[ivx]{1,5}\))\s")
+_ITEM_OPENER = r"(?:-|\*|[a-z]\)|\d{1,2}[)°]|[ivx]{1,5}\))\s"
+_ITEM = re.compile(_ITEM_OPENER)
 #: A lead-in whose first item sits in the same span ("facturées : a) l'export ;").
-_LEAD_IN_WITH_ITEM = re.compile(r":\s+(?:-|\*|[a-z]\)|\d{1,2}[)°]|[ivx]{1,5}\))\s")
+_LEAD_IN_WITH_ITEM = re.compile(r":\s+" + _ITEM_OPENER)
 
 
 #: A sentence that opens on a word pointing back at the one before: "Cette prestation est facturée…",
@@ -334,7 +335,7 @@ _ANAPHORA = re.compile(
     r"|ce (?!qui\b|que\b|qu'|dont\b)\w"
     r"|(?:dans|en) (?:ce cas|cette hypothese|pareil cas)\b|a (?:cet effet|cette fin|ce titre)\b|pour ce faire\b"
     r"|(?:il|elle|ils|elles) (?!(?:est|sera|etait|serait) (?:\w+ )?(?:convenu|entendu|precise|rappele|stipule"
-    r"|interdit|possible|permis|loisible|necessaire|rappele|indique|prevu|admis|souhaitable|recommande)\b"
+    r"|interdit|possible|permis|loisible|necessaire|indique|prevu|admis|souhaitable|recommande)\b"
     r"|appartient\b|appartiendra\b|incombe\b|incombera\b|convient\b|revient\b|suffit\b|existe\b|y a\b"
     r"|s'agit\b|resulte\b|est (?:\w+ )?(?:que|qu')|va de soi\b)"
 )
