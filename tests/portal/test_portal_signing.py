@@ -123,7 +123,9 @@ def test_verify_cli_says_what_failed(tmp_path, keypair, where, expected):
         envelope["payload"] = base64.b64encode(bytes(raw)).decode()
         tampered = dsse.dumps_envelope(envelope)
     elif where == "keyid":
-        envelope["signatures"][0]["keyid"] = "0" + envelope["signatures"][0]["keyid"][1:]
+        keyid = envelope["signatures"][0]["keyid"]
+        # another first digit: a fixed "0" left a key id that already began with 0 unchanged
+        envelope["signatures"][0]["keyid"] = ("1" if keyid[0] == "0" else "0") + keyid[1:]
         tampered = dsse.dumps_envelope(envelope)
     elif where == "sig":
         sig = bytearray(base64.b64decode(envelope["signatures"][0]["sig"]))
